@@ -1,0 +1,359 @@
+"""The Stripe base stream: auth, list pagination, time windows, events, retries, errors, state.
+
+How a stream reads Stripe (per account, the platform and each connected account):
+
+* Stripe lists newest first. A run walks the range [start, end) in windows of
+  `window_days`, oldest window first, asking `created[gte]/created[lt]` for each and
+  following `starting_after` cursors through its pages.
+* The bookmark is a watermark: "everything before W has been emitted". It advances only
+  when a window has been fully emitted, so a crash re-reads at most one window and never
+  skips one. Records are upserted downstream by primary key, so a re-read never doubles.
+* Immutable objects (balance transactions, events) are read by `created` from the
+  watermark minus `lookback_days`.
+* Mutable objects (charges, invoices, ...) are listed by `created` on the first run; later
+  runs read their changes from /v1/events (the event carries the object as it became).
+  Stripe keeps events 30 days: a watermark older than that cannot be served from events,
+  so the stream is re-listed from start_date, with a warning, rather than leave a gap.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+from http import HTTPStatus
+from urllib.parse import parse_qs, urlparse
+
+import requests
+from finfocus_common.errors import one_line
+from finfocus_common.jsonutil import loads_exact
+from finfocus_common.redact import redact
+from finfocus_common.retry import retry_after_seconds, wait_generator
+from singer_sdk.authenticators import BearerTokenAuthenticator
+from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.pagination import BaseAPIPaginator
+from singer_sdk.streams import RESTStream
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
+    import requests
+    from singer_sdk.helpers.types import Context
+    from singer_sdk.streams.rest import HTTPRequest, PageContext
+
+UTC = dt.UTC
+EVENT_RETENTION = dt.timedelta(days=30)
+# Events a little younger than 30 days may already be gone by the time we page to them.
+EVENT_RETENTION_MARGIN = dt.timedelta(hours=1)
+PAGE_LIMIT = 100
+_PARSED = "_finfocus_json"  # parsed body cached on the response: parse each page once
+
+
+def to_unix(moment: dt.datetime) -> int:
+    return int(moment.timestamp())
+
+
+def from_unix(seconds: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def isoformat(moment: dt.datetime) -> str:
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_datetime(value: str | dt.datetime) -> dt.datetime:
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def response_json(response: requests.Response) -> t.Any:
+    """The response body as exact JSON (Decimal for non-integers), parsed once."""
+    if not hasattr(response, _PARSED):
+        setattr(response, _PARSED, loads_exact(response.content))
+    return getattr(response, _PARSED)
+
+
+class StripeListPaginator(BaseAPIPaginator[str | None]):
+    """Stripe's cursor pagination: the next page starts after the last object's id."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+    def get_next(self, response: requests.Response) -> str | None:
+        body = response_json(response)
+        if body.get("has_more") and body.get("data"):
+            return str(body["data"][-1]["id"])
+        return None
+
+
+def stripe_error_summary(response: requests.Response) -> str:
+    """A one-line, key-free description of a Stripe error response."""
+    try:
+        error = response_json(response).get("error") or {}
+    except (ValueError, AttributeError):
+        error = {}
+    parts = [str(response.status_code)]
+    for key in ("type", "code", "param"):
+        if error.get(key):
+            parts.append(f"{key}={error[key]}")
+    message = error.get("message") or response.reason or ""
+    if response.status_code == HTTPStatus.UNAUTHORIZED:
+        # Stripe echoes a masked key here; say what to do instead.
+        message = "the API key was rejected; check api_key (a secret or restricted key)"
+    return redact(one_line(f"{' '.join(parts)}: {message}"))
+
+
+class StripeStream(RESTStream[str | None]):
+    """One Stripe list endpoint, read per account in created-time windows."""
+
+    # Set by each stream class:
+    object_type: str = ""
+    #: Event types that carry this object when it changes: one wildcard ("charge.*")
+    #: or exact names. Empty for immutable objects, which are read by `created` only.
+    event_types: tuple[str, ...] = ()
+    #: Whether the list endpoint accepts created[gte]/created[lt].
+    created_filter: bool = True
+
+    primary_keys: t.ClassVar[list[str]] = ["id"]
+    replication_key = "updated_at"
+    is_sorted = False
+    # Nested objects are kept exactly as Stripe sends them; only top-level fields are typed.
+    TYPE_CONFORMANCE_LEVEL = TypeConformanceLevel.ROOT_ONLY
+
+    @property
+    def url_base(self) -> str:
+        return str(self.config["api_url"]).rstrip("/")
+
+    @property
+    def authenticator(self) -> BearerTokenAuthenticator:
+        return BearerTokenAuthenticator(token=self.config["api_key"])
+
+    @property
+    def http_headers(self) -> dict[str, str]:
+        headers = {"User-Agent": self.tap.user_agent}
+        if self.config.get("stripe_version"):
+            headers["Stripe-Version"] = self.config["stripe_version"]
+        return headers
+
+    @property
+    def tap(self) -> t.Any:  # the TapStripe, typed loosely to avoid an import cycle
+        return self._tap
+
+    @property
+    def timeout(self) -> int:
+        return int(self.config.get("request_timeout", 60))
+
+    @property
+    def partitions(self) -> list[dict] | None:
+        return [{"account_id": account} for account in self.tap.account_ids]
+
+    def get_new_paginator(self) -> StripeListPaginator:
+        return StripeListPaginator()
+
+    def get_http_request(self, *, page: PageContext) -> HTTPRequest:
+        request = super().get_http_request(page=page)
+        context = page.stream_context or {}
+        account = context.get("account_id")
+        if account and account != self.tap.platform_account_id:
+            request.headers["Stripe-Account"] = account
+        return request
+
+    def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
+        params: dict[str, t.Any] = {"limit": PAGE_LIMIT}
+        if next_page_token:
+            params["starting_after"] = next_page_token
+        window = (context or {}).get("window")
+        if window and self.created_filter:
+            params["created[gte]"], params["created[lt]"] = window
+        params.update((context or {}).get("extra_params") or {})
+        return params
+
+    # --- responses, errors, retries ------------------------------------------------
+
+    def validate_response(self, response: requests.Response) -> None:
+        status = response.status_code
+        if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            if response.headers.get("Stripe-Should-Retry", "").lower() == "false":
+                raise FatalAPIError(self._describe_failure(response))
+            raise RetriableAPIError(self._describe_failure(response), response)
+        if status == HTTPStatus.CONFLICT and response.headers.get("Stripe-Should-Retry") == "true":
+            raise RetriableAPIError(self._describe_failure(response), response)
+        if status >= HTTPStatus.BAD_REQUEST:
+            raise FatalAPIError(self._describe_failure(response))
+        self._check_list_body(response)
+
+    def _describe_failure(self, response: requests.Response) -> str:
+        path = urlparse(response.url).path
+        account = response.request.headers.get("Stripe-Account") if response.request else None
+        account = account.decode() if isinstance(account, bytes) else account
+        where = f"GET {path}" + (f" for account {account}" if account else "")
+        return f"Stripe refused {where}: {stripe_error_summary(response)}"
+
+    def _check_json_body(self, response: requests.Response) -> t.Any:
+        """A 200 must carry JSON; a proxy page or a cut-off body is a transient fault."""
+        path = urlparse(response.url).path
+        content_type = response.headers.get("Content-Type", "")
+        if "json" not in content_type:
+            raise RetriableAPIError(
+                f"Stripe answered GET {path} with {content_type or 'no content type'}, not JSON",
+                response,
+            )
+        try:
+            return response_json(response)
+        except ValueError as exc:
+            raise RetriableAPIError(
+                f"Stripe answered GET {path} with malformed JSON ({one_line(str(exc))})", response
+            ) from exc
+
+    def _check_list_body(self, response: requests.Response) -> None:
+        """A 200 must be a whole, new list page; anything else is retried."""
+        path = urlparse(response.url).path
+        body = self._check_json_body(response)
+        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            raise RetriableAPIError(f"Stripe answered GET {path} without a list", response)
+        if body.get("has_more") and not body["data"]:
+            raise RetriableAPIError(f"Stripe answered GET {path} with an empty page", response)
+        after = _query_value(response.request.url or "", "starting_after")
+        if after and any(obj.get("id") == after for obj in body["data"]):
+            raise RetriableAPIError(
+                f"Stripe answered GET {path} with a page it had already sent", response
+            )
+
+    def parse_response(self, response: requests.Response) -> Iterable[dict]:
+        yield from response_json(response)["data"]
+
+    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
+        def advertised(exc: BaseException | None) -> float | None:
+            return retry_after_seconds(getattr(exc, "response", None))
+
+        return wait_generator(
+            advertised,
+            base=float(self.config.get("backoff_base_seconds", 1.0)),
+            cap=60.0,
+        )
+
+    def backoff_max_tries(self) -> int:
+        return int(self.config.get("max_retries", 8)) + 1
+
+    def backoff_handler(self, details: t.Any) -> None:
+        exc = details.get("exception")
+        reason = one_line(str(exc)) if exc else "error"
+        self.logger.warning(
+            "Retrying %s in %.1fs (attempt %d): %s",
+            self.name,
+            details.get("wait", 0.0),
+            details.get("tries", 0),
+            redact(reason),
+        )
+
+    # --- windows, events and the watermark ------------------------------------------
+
+    def _increment_stream_state(
+        self, latest_record: dict, *, context: Context | None = None
+    ) -> None:
+        """Bookmarks advance per completed window (see `_advance_watermark`), not per record."""
+
+    def _advance_watermark(self, context: Context | None, moment: dt.datetime) -> None:
+        state = self.get_context_state(context)
+        state["replication_key"] = self.replication_key
+        state["replication_key_value"] = isoformat(moment)
+        self.state_manager.is_flushed = False
+        self._write_state_message()
+
+    def _watermark(self, context: Context | None) -> dt.datetime | None:
+        value = self.get_context_state(context).get("replication_key_value")
+        return parse_datetime(value) if value else None
+
+    def _windows(
+        self, start: dt.datetime, end: dt.datetime
+    ) -> Iterator[tuple[dt.datetime, dt.datetime]]:
+        step = dt.timedelta(days=float(self.config.get("window_days", 7)))
+        lower = start
+        while lower < end:
+            upper = min(lower + step, end)
+            yield lower, upper
+            lower = upper
+
+    def list_window(
+        self,
+        context: Context,
+        lower: dt.datetime,
+        upper: dt.datetime,
+        extra_params: dict[str, t.Any] | None = None,
+    ) -> Iterator[dict]:
+        """Every object of this stream's list endpoint created in [lower, upper)."""
+        window_context = {
+            **context,
+            "window": (to_unix(lower), to_unix(upper)),
+            "extra_params": extra_params or {},
+        }
+        for record in self.request_records(window_context):
+            if not self.created_filter:  # the endpoint cannot filter: do it here
+                created = from_unix(int(record["created"]))
+                if not lower <= created < upper:
+                    continue
+            yield record
+
+    def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
+        context = dict(context or {})
+        start = self.tap.start_date
+        end = self.tap.end_date
+        watermark = self._watermark(context)
+        lookback = dt.timedelta(days=float(self.config.get("lookback_days", 0)))
+        if watermark is not None and self.event_types:
+            horizon = self.tap.run_started_at - EVENT_RETENTION + EVENT_RETENTION_MARGIN
+            if watermark - lookback >= horizon:
+                yield from self._changes_from_events(context, max(watermark - lookback, start), end)
+                return
+            self.logger.warning(
+                "%s bookmark %s (account %s) is older than the 30 days Stripe keeps events: "
+                "re-listing every %s created since start_date %s so no change is missed",
+                self.name,
+                isoformat(watermark),
+                context.get("account_id"),
+                self.object_type,
+                isoformat(start),
+            )
+            watermark = None
+        lower = start if watermark is None else max(watermark - lookback, start)
+        yield from self._objects_by_created(context, lower, end)
+
+    def _objects_by_created(
+        self, context: Context, start: dt.datetime, end: dt.datetime
+    ) -> Iterator[dict]:
+        for lower, upper in self._windows(start, end):
+            for record in self.list_window(context, lower, upper):
+                record["updated_at"] = isoformat(from_unix(int(record["created"])))
+                yield record
+            self._advance_watermark(context, upper)
+
+    def _changes_from_events(
+        self, context: Context, start: dt.datetime, end: dt.datetime
+    ) -> Iterator[dict]:
+        """The latest version, per window, of each object that changed in [start, end)."""
+        if len(self.event_types) == 1 and self.event_types[0].endswith("*"):
+            filters: dict[str, t.Any] = {"type": self.event_types[0]}
+        else:
+            filters = {"types[]": list(self.event_types)}
+        events = self.tap.streams["events"]
+        for lower, upper in self._windows(start, end):
+            seen: set[str] = set()
+            # Newest first: the first time we meet an object is its latest version.
+            for event in events.list_window(context, lower, upper, extra_params=filters):
+                obj = (event.get("data") or {}).get("object") or {}
+                if obj.get("object") != self.object_type or not obj.get("id") or obj["id"] in seen:
+                    continue
+                seen.add(obj["id"])
+                if int(obj.get("created", 0)) < to_unix(self.tap.start_date):
+                    continue  # same scope as a first run: objects created since start_date
+                record = dict(obj)
+                record["updated_at"] = isoformat(from_unix(int(event["created"])))
+                if str(event.get("type", "")).endswith(".deleted"):
+                    record["deleted"] = True
+                yield record
+            self._advance_watermark(context, upper)
+
+
+def _query_value(url: str, key: str) -> str | None:
+    values = parse_qs(urlparse(url).query).get(key)
+    return values[0] if values else None

@@ -1,0 +1,197 @@
+"""tap-stripe: settings, the accounts to read, and the stream list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+import typing as t
+from urllib.parse import urlparse
+
+from finfocus_common.errors import ConfigError, run_cli
+from finfocus_common.redact import install_log_redaction, register_secret
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
+
+from tap_stripe.client import UTC, parse_datetime
+from tap_stripe.streams import STREAM_TYPES, AccountStream
+
+if t.TYPE_CHECKING:
+    from tap_stripe.client import StripeStream
+
+DEFAULT_HISTORY = dt.timedelta(days=365)
+ACCOUNT_ID = re.compile(r"^acct_[A-Za-z0-9]+$")
+
+
+class TapStripe(Tap):
+    """Singer tap for Stripe's financial objects."""
+
+    name = "tap-stripe"
+    package_name = "finfocus-tap-stripe"
+    message_writer_class = MsgSpecWriter  # faster, and Decimal-exact like the default
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "api_key",
+            th.StringType,
+            required=True,
+            secret=True,
+            description="Stripe secret key (sk_...) or restricted key (rk_...) with read access",
+        ),
+        th.Property(
+            "start_date",
+            th.DateTimeType,
+            description="Earliest `created` time to extract (ISO 8601). "
+            "Default: 365 days before the run",
+        ),
+        th.Property(
+            "end_date",
+            th.DateTimeType,
+            description="Optional exclusive upper bound on `created` (ISO 8601). Default: now",
+        ),
+        th.Property(
+            "account_ids",
+            th.ArrayType(th.StringType),
+            default=[],
+            description="Connected accounts (acct_...) to read besides the platform, "
+            "each sent as the Stripe-Account header",
+        ),
+        th.Property(
+            "api_url",
+            th.StringType,
+            default="https://api.stripe.com",
+            description="Base URL of the Stripe API (tests, sandboxes and proxies point it "
+            "elsewhere)",
+        ),
+        th.Property(
+            "stripe_version",
+            th.StringType,
+            description="Stripe-Version header to pin the API version (e.g. 2024-06-20). "
+            "Default: the account's own API version",
+        ),
+        th.Property(
+            "lookback_days",
+            th.NumberType,
+            default=0,
+            description="How far before the bookmark each incremental run re-reads",
+        ),
+        th.Property(
+            "window_days",
+            th.NumberType,
+            default=7,
+            description="Width of each created-time window; the bookmark advances per window",
+        ),
+        th.Property(
+            "request_timeout",
+            th.IntegerType,
+            default=60,
+            description="Seconds to wait for one HTTP response before retrying",
+        ),
+        th.Property(
+            "max_retries",
+            th.IntegerType,
+            default=8,
+            description="Retries of one request on 429, 5xx, timeouts and resets",
+        ),
+        th.Property(
+            "backoff_base_seconds",
+            th.NumberType,
+            default=1.0,
+            description="First wait of the exponential backoff when Stripe advertises none",
+        ),
+    ).to_dict()
+
+    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
+        # Captured once: every stream of the run reads up to the same instant.
+        self.run_started_at = dt.datetime.now(tz=UTC).replace(microsecond=0)
+        super().__init__(*args, **kwargs)
+        register_secret(self.config.get("api_key"))
+        install_log_redaction()
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        try:
+            errors = super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            raise ConfigError("invalid config: " + "; ".join(exc.errors)) from None
+        problems = list(self._semantic_config_problems())
+        if problems and raise_errors:
+            raise ConfigError("invalid config: " + "; ".join(problems))
+        return errors + problems
+
+    def _semantic_config_problems(self) -> t.Iterator[str]:
+        config = self.config
+        url = urlparse(str(config.get("api_url", "")))
+        if url.scheme not in {"http", "https"} or not url.netloc:
+            yield f"api_url must be an http(s) URL, got {config.get('api_url')!r}"
+        key = str(config.get("api_key", ""))
+        if key.startswith("pk_"):
+            yield "api_key is a publishable key (pk_...); use a secret or restricted key"
+        for account in config.get("account_ids") or []:
+            if not ACCOUNT_ID.match(str(account)):
+                yield f"account_ids entry {account!r} is not a Stripe account id (acct_...)"
+        for name in ("lookback_days",):
+            if float(config.get(name, 0)) < 0:
+                yield f"{name} must be >= 0, got {config.get(name)}"
+        for name in ("window_days", "request_timeout"):
+            if name in config and float(config[name]) <= 0:
+                yield f"{name} must be > 0, got {config[name]}"
+        if int(config.get("max_retries", 0)) < 0:
+            yield f"max_retries must be >= 0, got {config.get('max_retries')}"
+        if config.get("start_date") and config.get("end_date"):
+            start, end = parse_datetime(config["start_date"]), parse_datetime(config["end_date"])
+            if start >= end:
+                yield (
+                    f"start_date {config['start_date']} must be before "
+                    f"end_date {config['end_date']}"
+                )
+
+    # --- run scope -----------------------------------------------------------------
+
+    @functools.cached_property
+    def start_date(self) -> dt.datetime:
+        value = self.config.get("start_date")
+        return parse_datetime(value) if value else self.run_started_at - DEFAULT_HISTORY
+
+    @functools.cached_property
+    def end_date(self) -> dt.datetime:
+        value = self.config.get("end_date")
+        return min(parse_datetime(value), self.run_started_at) if value else self.run_started_at
+
+    @property
+    def user_agent(self) -> str:
+        return f"finfocus-tap-stripe/{self.plugin_version}"
+
+    @functools.cached_property
+    def platform_account_id(self) -> str:
+        """The account that owns the key (GET /v1/account); fails fast on a bad key."""
+        return self._retrieve_account(None)
+
+    @functools.cached_property
+    def account_ids(self) -> list[str]:
+        """The platform, then each connected account, each checked for access up front."""
+        accounts = [self.platform_account_id]
+        for account in self.config.get("account_ids") or []:
+            if account not in accounts:
+                self._retrieve_account(account)
+                accounts.append(account)
+        return accounts
+
+    def _retrieve_account(self, account: str | None) -> str:
+        stream = AccountStream(tap=self)
+        context = {"account_id": account} if account else {}
+        body = next(iter(stream.request_records(context)))
+        return str(body["id"])
+
+    def discover_streams(self) -> list[StripeStream]:
+        return [stream_class(tap=self) for stream_class in STREAM_TYPES]
+
+
+def main() -> None:
+    """Console entry point: `tap-stripe`."""
+    run_cli(TapStripe.cli, "tap-stripe")
+
+
+if __name__ == "__main__":
+    main()

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import re
 import sys
 from pathlib import Path
@@ -98,7 +99,7 @@ def parse(csv_text: str) -> tuple[list[Row], list[tuple[str, str]]]:
         data_type = DATA_TYPES[record["type"]]
         requirement = record["level"]
         if requirement not in REQUIREMENTS:
-            raise ValueError(f"{name}: unknown requirement level {requirement!r}")
+            raise ValueError(f"{name}: unknown requirement level {_literal(requirement)}")
         allowed: tuple[str, ...] | None = None
         if record["allowed_values"]:
             allowed = tuple(record["allowed_values"].split("|"))
@@ -133,6 +134,13 @@ def parse(csv_text: str) -> tuple[list[Row], list[tuple[str, str]]]:
     return rows, subcategories
 
 
+def _literal(text: str) -> str:
+    """A double-quoted Python string literal (the style ruff format keeps)."""
+    if '"' in text:
+        raise ValueError(f"unexpected double quote in {text!r}")
+    return json.dumps(text, ensure_ascii=False)
+
+
 def render(csv_text: str) -> str:
     """The text of the generated data module for ``csv_text``."""
     rows, subcategories = parse(csv_text)
@@ -148,30 +156,30 @@ def render(csv_text: str) -> str:
         f'SOURCE_SHA256 = "{digest}"',
         "",
         "# (name, data_type, requirement, nullable, allowed_values, introduced, description)",
-        "COLUMNS: tuple[",
-        "    tuple[str, str, str, bool, tuple[str, ...] | None, str, str], ...",
-        "] = (",
+        "COLUMNS: tuple[tuple[str, str, str, bool, tuple[str, ...] | None, str, str], ...] = (",
     ]
     for name, data_type, requirement, nullable, allowed, introduced, description in rows:
         out.append("    (")
-        out.append(f"        {name!r},")
-        out.append(f"        {data_type!r},")
-        out.append(f"        {requirement!r},")
+        out.append(f"        {_literal(name)},")
+        out.append(f"        {_literal(data_type)},")
+        out.append(f"        {_literal(requirement)},")
         out.append(f"        {nullable!r},")
         if allowed is None:
             out.append("        None,")
+        elif len(allowed) == 1:
+            out.append(f"        ({_literal(allowed[0])},),")
         else:
             out.append("        (")
-            out.extend(f"            {value!r}," for value in allowed)
+            out.extend(f"            {_literal(value)}," for value in allowed)
             out.append("        ),")
-        out.append(f"        {introduced!r},")
-        out.append(f"        {description!r},")
+        out.append(f"        {_literal(introduced)},")
+        out.append(f"        {_literal(description)},")
         out.append("    ),")
     out.append(")")
     out.append("")
     out.append("# ServiceSubcategory -> its one parent ServiceCategory (FOCUS 1.1+).")
     out.append("SERVICE_SUBCATEGORY_PARENTS: tuple[tuple[str, str], ...] = (")
-    out.extend(f"    ({sub!r}, {category!r})," for sub, category in subcategories)
+    out.extend(f"    ({_literal(sub)}, {_literal(category)})," for sub, category in subcategories)
     out.append(")")
     out.append("")
     return "\n".join(out)

@@ -1,0 +1,1 @@
+"""Singer mapper: raw provider billing records in, FinOps FOCUS rows out."""

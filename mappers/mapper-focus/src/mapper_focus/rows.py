@@ -1,0 +1,104 @@
+"""What every provider mapping shares: row keys, periods, exact amounts, mapping errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import typing as t
+from decimal import Decimal
+
+UTC = dt.UTC
+
+#: Custom columns every FOCUS row carries, whatever the provider.
+TRACE_COLUMNS: dict[str, dict] = {
+    "x_SourceStream": {"type": ["string"], "description": "raw stream the row came from"},
+    "x_SourceRecordId": {"type": ["string"], "description": "id of the raw record"},
+    "x_RowKey": {
+        "type": ["string"],
+        "description": "deterministic key: same source record and component, same key",
+    },
+}
+
+
+class RowShaper:
+    """Give a mapped row the shape of the configured FOCUS version.
+
+    A row carries every Mandatory column (null where the mapping set none) and the other
+    columns its mapping set; Conditional columns for features a provider does not have
+    (SKU price lists, a pricing currency, ...) stay absent, which FOCUS allows and which
+    keeps their conditional rules from applying. Columns of another FOCUS version are
+    dropped; a column of no version is a bug in the mapping.
+    """
+
+    def __init__(self, spec: t.Any, all_spec_columns: frozenset[str]) -> None:
+        self.allowed = frozenset(spec.column_names)
+        self.all_spec_columns = all_spec_columns
+        self.template = {column.name: None for column in spec.mandatory_columns}
+
+    def __call__(self, row: t.Mapping[str, t.Any], stream: str, provider: str) -> dict:
+        out = dict(self.template)
+        for column, value in row.items():
+            if column in self.allowed or column.startswith("x_"):
+                out[column] = value
+            elif column not in self.all_spec_columns:
+                raise MappingError(
+                    stream,
+                    row.get("x_SourceRecordId"),
+                    column,
+                    f"{provider} mapping produced a non-FOCUS column",
+                )
+        return out
+
+
+class MappingError(ValueError):
+    """A raw record cannot be turned into FOCUS rows; names where and why."""
+
+    def __init__(self, stream: str, record_id: str | None, column: str, reason: str) -> None:
+        self.stream, self.record_id, self.column, self.reason = stream, record_id, column, reason
+        super().__init__(f"stream {stream}, record {record_id or '<no id>'}, {column}: {reason}")
+
+
+def row_key(*parts: object) -> str:
+    """A stable key from the row's identity (never from its values, which get restated)."""
+    text = "\x1f".join("" if part is None else str(part) for part in parts)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def iso(moment: dt.datetime) -> str:
+    """FOCUS date/time format: UTC, second precision, trailing Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def from_unix(seconds: int | Decimal | str) -> dt.datetime:
+    return dt.datetime.fromtimestamp(int(seconds), tz=UTC)
+
+
+def day_bounds(moment: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    start = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    return start, start + dt.timedelta(days=1)
+
+
+def month_bounds(moment: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    start = moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    end = (start + dt.timedelta(days=32)).replace(day=1)
+    return start, end
+
+
+def as_decimal(value: object, *, where: tuple[str, str | None, str]) -> Decimal:
+    """Exact decimal from an int, Decimal or decimal string; floats are refused."""
+    if isinstance(value, bool) or value is None or isinstance(value, float):
+        raise MappingError(*where, f"expected an exact number, got {value!r}")
+    try:
+        result = Decimal(value) if isinstance(value, int | str) else value
+    except ArithmeticError:
+        raise MappingError(*where, f"not a number: {value!r}") from None
+    if not isinstance(result, Decimal) or not result.is_finite():
+        raise MappingError(*where, f"not a finite number: {value!r}")
+    return result
+
+
+def require(record: t.Mapping[str, t.Any], field: str, stream: str, record_id: str | None) -> t.Any:
+    value = record.get(field)
+    if value is None or value == "":
+        raise MappingError(stream, record_id, field, "required field is missing")
+    return value

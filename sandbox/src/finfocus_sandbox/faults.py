@@ -27,9 +27,12 @@ from __future__ import annotations
 import json
 import re
 import socket
+import struct
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field, fields
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -49,6 +52,8 @@ KINDS = (
 )
 
 CONTROL_PATH = "/__sandbox/faults"
+PROVIDER_ANSWERS = ("rate_limit", "server_error", "empty_page_has_more")
+REMEMBERED_PATHS = 256  # repeat_page remembers the last successful body of this many paths
 
 Headers = list[tuple[str, str]]
 
@@ -206,18 +211,11 @@ def _proxy_error_page(status: int) -> bytes:
     ).encode()
 
 
-_REASONS = {
-    200: "OK",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-
-
 def _status_line(status: int) -> str:
-    return f"{status} {_REASONS.get(status, 'Unknown')}"
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
 
 
 def _drop_connection(environ: WSGIEnvironment) -> None:
@@ -226,7 +224,7 @@ def _drop_connection(environ: WSGIEnvironment) -> None:
     if isinstance(sock, socket.socket):
         try:
             # Linger 0: closing sends RST instead of a graceful FIN where possible.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
@@ -245,7 +243,7 @@ class FaultInjector:
         self.app = app
         self.faults = faults if faults is not None else FaultSet()
         self.profile = profile if profile is not None else FaultProfile()
-        self._last_ok: dict[str, tuple[Headers, bytes]] = {}
+        self._last_ok: OrderedDict[str, tuple[Headers, bytes]] = OrderedDict()
         self._lock = threading.Lock()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -262,7 +260,9 @@ class FaultInjector:
         if fault.kind == "reset":
             _drop_connection(environ)
         reply = self._reply_for(fault, environ, path)
-        headers = [*reply.headers, *self.profile.common_headers(environ)]
+        headers = list(reply.headers)
+        if fault.kind in PROVIDER_ANSWERS:  # the others replay the app's headers or a proxy's
+            headers += self.profile.common_headers(environ)
         headers.append(("Content-Length", str(len(reply.body))))
         start_response(_status_line(reply.status), headers)
         return [reply.body]
@@ -325,10 +325,10 @@ class FaultInjector:
         if 200 <= status < 300:
             with self._lock:
                 self._last_ok[path] = (headers, body)
-        start_response(
-            _status_line(status) if status in _REASONS else f"{status} -",
-            [*headers, ("Content-Length", str(len(body)))],
-        )
+                self._last_ok.move_to_end(path)
+                if len(self._last_ok) > REMEMBERED_PATHS:
+                    self._last_ok.popitem(last=False)
+        start_response(_status_line(status), [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
     def _control(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -352,7 +352,6 @@ class FaultInjector:
 
     @staticmethod
     def _send(reply: Reply, start_response: StartResponse) -> Iterable[bytes]:
-        reasons = {400: "Bad Request", 405: "Method Not Allowed"}
-        line = f"{reply.status} {reasons.get(reply.status, _REASONS.get(reply.status, 'OK'))}"
-        start_response(line, [*reply.headers, ("Content-Length", str(len(reply.body)))])
+        headers = [*reply.headers, ("Content-Length", str(len(reply.body)))]
+        start_response(_status_line(reply.status), headers)
         return [reply.body]

@@ -156,7 +156,6 @@ class BackgroundServer:
         server = make_server(
             self.host, self.port, self._log, threaded=True, request_handler=_QuietHandler
         )
-        server.daemon_threads = True  # type: ignore[attr-defined]
         thread = threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )

@@ -70,9 +70,9 @@ def exit_code_for(exc: BaseException) -> int:
     """Classify an exception raised out of a plugin run."""
     if isinstance(exc, FinfocusError):
         return exc.exit_code
-    if isinstance(exc, ConfigValidationError | FatalAPIError):
+    if isinstance(exc, (ConfigValidationError, FatalAPIError)):
         return EXIT_PERMANENT
-    if isinstance(exc, RetriableAPIError | _TRANSIENT_NETWORK_ERRORS):
+    if isinstance(exc, (RetriableAPIError, *_TRANSIENT_NETWORK_ERRORS)):
         return EXIT_TRANSIENT
     return EXIT_INTERNAL
 

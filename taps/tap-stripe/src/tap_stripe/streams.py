@@ -10,7 +10,6 @@ from singer_sdk.pagination import SinglePagePaginator
 
 from tap_stripe.client import (
     EVENT_RETENTION,
-    EVENT_RETENTION_MARGIN,
     StripeStream,
     isoformat,
     response_json,
@@ -190,7 +189,8 @@ class EventsStream(StripeStream):
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         context = dict(context or {})
-        horizon = self.tap.run_started_at - EVENT_RETENTION + EVENT_RETENTION_MARGIN
+        # Read whatever Stripe still holds; only a bookmark older than this is a gap.
+        horizon = self.tap.run_started_at - EVENT_RETENTION
         watermark = self._watermark(context)
         lookback = dt.timedelta(days=float(self.config.get("lookback_days", 0)))
         lower = (

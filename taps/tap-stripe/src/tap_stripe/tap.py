@@ -139,13 +139,17 @@ class TapStripe(Tap):
                 yield f"{name} must be > 0, got {config[name]}"
         if int(config.get("max_retries", 0)) < 0:
             yield f"max_retries must be >= 0, got {config.get('max_retries')}"
-        if config.get("start_date") and config.get("end_date"):
-            start, end = parse_datetime(config["start_date"]), parse_datetime(config["end_date"])
-            if start >= end:
-                yield (
-                    f"start_date {config['start_date']} must be before "
-                    f"end_date {config['end_date']}"
-                )
+        moments = {}
+        for name in ("start_date", "end_date"):
+            if config.get(name):
+                try:
+                    moments[name] = parse_datetime(str(config[name]))
+                except ValueError:
+                    yield f"{name} must be an ISO 8601 date or date-time, got {config[name]!r}"
+        if len(moments) == 2 and moments["start_date"] >= moments["end_date"]:
+            yield (
+                f"start_date {config['start_date']} must be before end_date {config['end_date']}"
+            )
 
     # --- run scope -----------------------------------------------------------------
 

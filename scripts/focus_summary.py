@@ -1,6 +1,6 @@
 """Print a FOCUS dataset's cost by provider, service and billing month (exact decimals).
 
-    python scripts/focus_summary.py output/demo/focus
+python scripts/focus_summary.py output/demo/focus
 """
 
 from __future__ import annotations
@@ -20,14 +20,20 @@ def main(path: str) -> int:
     if not data.exists():
         print(f"no FOCUS dataset at {root}", file=sys.stderr)
         return 1
-    columns = ["ServiceProviderName", "ServiceName", "BillingPeriodStart", "BillingCurrency",
-               "BilledCost"]
+    columns = [
+        "ServiceProviderName",
+        "ServiceName",
+        "BillingPeriodStart",
+        "BillingCurrency",
+        "BilledCost",
+    ]
     table = ds.dataset(data, format="parquet", partitioning="hive").to_table(columns=columns)
     totals: dict[tuple, Decimal] = collections.defaultdict(Decimal)
     rows: collections.Counter[tuple] = collections.Counter()
     for batch in table.to_batches():
-        for provider, service, period, currency, cost in zip(*batch.to_pydict().values(),
-                                                             strict=True):
+        for provider, service, period, currency, cost in zip(
+            *batch.to_pydict().values(), strict=True
+        ):
             key = (provider, service, period.strftime("%Y-%m"), currency)
             totals[key] += cost
             rows[key] += 1
@@ -36,13 +42,19 @@ def main(path: str) -> int:
     print(f"{'provider':<10} {'service':<{width}} {'month':<8} {'rows':>6} {'BilledCost':>14}")
     for key in sorted(totals):
         provider, service, month, currency = key
-        print(f"{provider:<10} {service:<{width}} {month:<8} {rows[key]:>6} "
-              f"{totals[key]:>14,} {currency}")
+        print(
+            f"{provider:<10} {service:<{width}} {month:<8} {rows[key]:>6} "
+            f"{totals[key]:>14,} {currency}"
+        )
     audits = sorted((root / "_audit").glob("*.json"))
     if audits:
         audit = json.loads(audits[-1].read_text())
-        keys = ("rows_in", "rows_written", "rows_quarantined")
-        print("last run: " + ", ".join(f"{k} {audit.get(k)}" for k in keys if k in audit))
+        counts = audit.get("rows", {})
+        print(
+            f"last run {audit.get('status')}: {counts.get('in')} rows in, "
+            f"{counts.get('written')} written, {counts.get('quarantined')} quarantined; "
+            f"audit {audits[-1].relative_to(root)}"
+        )
     return 0
 
 

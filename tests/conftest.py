@@ -15,7 +15,7 @@ import pytest
 from finfocus_sandbox.stripe import FakeStripe, StripeDataset
 
 sys.path.insert(0, str(Path(__file__).parent))
-from pgcluster import PgCluster, start_cluster  # noqa: E402
+from pgcluster import PgCluster, start_cluster
 
 ROOT = Path(__file__).resolve().parents[1]
 STRIPE_KEY = "sk_test_finfocusIntegration42"
@@ -48,7 +48,7 @@ class Database:
             return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
     def count(self, table: str) -> int:
-        return int(self.query(f"select count(*) from {table}")[0][0])  # noqa: S608
+        return int(self.query(f"select count(*) from {table}")[0][0])
 
 
 @pytest.fixture
@@ -61,8 +61,9 @@ def database(pg_cluster: PgCluster) -> Database:
 
 @pytest.fixture
 def stripe_dataset() -> StripeDataset:
-    return StripeDataset.generate(seed=11, days=90, balance_transactions=300,
-                                  connected_accounts=CONNECTED)
+    return StripeDataset.generate(
+        seed=11, days=90, balance_transactions=300, connected_accounts=CONNECTED
+    )
 
 
 @pytest.fixture
@@ -99,9 +100,15 @@ class Meltano:
 
 @pytest.fixture(scope="session")
 def meltano_installed() -> None:
-    result = subprocess.run([MELTANO, "install"], cwd=ROOT,
-                            env={**os.environ, **QUIET}, capture_output=True, text=True,
-                            timeout=1200, check=False)
+    result = subprocess.run(
+        [MELTANO, "install"],
+        cwd=ROOT,
+        env={**os.environ, **QUIET},
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-4000:]
 
 

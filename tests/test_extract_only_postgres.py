@@ -38,7 +38,7 @@ def test_extract_only_lands_every_object_once_and_stays_incremental(
 
     counts = {}
     for table, kind in TABLES.items():
-        rows = database.query(f"select account_id, id from stripe.{table}")  # noqa: S608
+        rows = database.query(f"select account_id, id from stripe.{table}")
         assert len(rows) == len(set(rows)), f"{table}: duplicate rows"
         assert set(rows) == _fake_ids(stripe_dataset, kind), table
         counts[table] = len(rows)
@@ -48,9 +48,12 @@ def test_extract_only_lands_every_object_once_and_stays_incremental(
         len(stripe_dataset.objects("line_item", a)) for a in stripe_dataset.account_ids
     )
     # Money is stored exactly: integer minor units, exchange rates as numeric.
-    types = dict(database.query(
-        "select column_name, data_type from information_schema.columns "
-        "where table_schema = 'stripe' and table_name = 'balance_transactions'"))
+    types = dict(
+        database.query(
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'stripe' and table_name = 'balance_transactions'"
+        )
+    )
     assert types["amount"] == "bigint"
     assert types["exchange_rate"] == "numeric"
 
@@ -66,8 +69,9 @@ def test_extract_only_lands_every_object_once_and_stays_incremental(
     # A changed object (an event) updates its row; a new charge adds one.
     platform = stripe_dataset.account_ids[0]
     customer = stripe_dataset.objects("customer", platform)[3]
-    stripe_dataset.update("customer", customer["id"], {"email": "new-billing@example.com"},
-                          account=platform)
+    stripe_dataset.update(
+        "customer", customer["id"], {"email": "new-billing@example.com"}, account=platform
+    )
     new = stripe_dataset.advance(new_charges=2, account=platform)
     time.sleep(1.1)
     meltano.ok("run", "tap-stripe", "target-postgres")

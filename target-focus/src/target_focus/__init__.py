@@ -1,0 +1,1 @@
+"""target-focus: a Singer target that writes validated FinOps FOCUS datasets."""

@@ -1,0 +1,633 @@
+"""The FOCUS dataset on storage: column types, partitions, merge by x_RowKey, file formats.
+
+Layout under the output path::
+
+    metadata.json
+    data/provider=<slug>/billing_account_id=<id>/billing_period=<YYYY-MM>/part-0.parquet
+    quarantine/<run_id>.jsonl
+    _audit/<UTC timestamp>-<run_id>.json
+
+A partition is one file with a fixed name. Committing a batch to a partition reads the
+file, keeps its rows whose x_RowKey the batch does not carry, adds the batch rows, sorts by
+(ChargePeriodStart, x_RowKey) and replaces the file atomically.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import re
+import typing as t
+import unicodedata
+from datetime import UTC, datetime
+from decimal import Context, Decimal, DecimalException, Inexact, InvalidOperation
+
+import msgspec
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from finfocus_common.errors import ConfigError, PermanentError
+from focus_spec import (
+    CUSTOM_PREFIX,
+    DATETIME,
+    DECIMAL,
+    JSON,
+    STRING,
+    as_decimal,
+    as_utc_datetime,
+    format_datetime,
+    format_decimal,
+)
+
+if t.TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+    from pathlib import Path
+
+    from focus_spec import FocusSpec
+
+    from target_focus.storage import Storage
+
+FORMATS = ("parquet", "csv")
+COMPRESSIONS = ("zstd", "snappy", "gzip", "none")
+ROW_KEY = "x_RowKey"
+SORT_COLUMNS = ("ChargePeriodStart", ROW_KEY)
+METADATA_PATH = "metadata.json"
+
+# Decimal columns in Parquet: 20 digits before the point, 18 after (API float artefacts
+# reach 17-18 decimal places). A value that does not fit is refused, never rounded.
+DECIMAL_PRECISION = 38
+DECIMAL_SCALE = 18
+DECIMAL_TYPE = pa.decimal128(DECIMAL_PRECISION, DECIMAL_SCALE)
+TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
+_QUANTUM = Decimal(1).scaleb(-DECIMAL_SCALE)
+_FIT = Context(prec=DECIMAL_PRECISION, traps=[Inexact, InvalidOperation])
+
+# Custom (x_) column types besides the four FOCUS ones.
+INTEGER = "Integer"
+BOOLEAN = "Boolean"
+
+_JSON_ENCODER = msgspec.json.Encoder(decimal_format="number", enc_hook=str)
+_JSON_DECODER = msgspec.json.Decoder(float_hook=Decimal)
+
+Converter = t.Callable[[t.Any], t.Any]
+
+
+class ValueProblemError(ValueError):
+    """A value that cannot be stored as its column's type: a rule id and a detail."""
+
+    def __init__(self, rule: str, detail: str) -> None:
+        super().__init__(detail)
+        self.rule = rule
+        self.detail = detail
+
+
+# --- columns ---------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnDef:
+    """One column of the dataset: its name, its data type and whether it is custom."""
+
+    name: str
+    data_type: str
+    custom: bool = False
+
+    def arrow_type(self, file_format: str) -> pa.DataType:
+        """The Arrow type in files of ``file_format`` (every CSV column is text)."""
+        if file_format == "csv":
+            return pa.string()
+        if self.data_type == DECIMAL:
+            return DECIMAL_TYPE
+        if self.data_type == DATETIME:
+            return TIMESTAMP_TYPE
+        if self.data_type == INTEGER:
+            return pa.int64()
+        if self.data_type == BOOLEAN:
+            return pa.bool_()
+        return pa.string()  # String, and JSON as compact JSON text
+
+    def describe(self, file_format: str) -> dict[str, t.Any]:
+        """The column's entry in metadata.json (FOCUS metadata ColumnDefinition style)."""
+        entry: dict[str, t.Any] = {"ColumnName": self.name, "DataType": self.data_type}
+        if self.data_type in (STRING, JSON):
+            entry["StringEncoding"] = "UTF-8"
+        if self.data_type == DECIMAL and file_format == "parquet":
+            entry["NumericPrecision"] = DECIMAL_PRECISION
+            entry["NumberScale"] = DECIMAL_SCALE
+        if self.custom:
+            entry["x_Custom"] = True
+        entry["x_PhysicalType"] = str(self.arrow_type(file_format))
+        return entry
+
+
+def custom_data_type(schema: Mapping[str, t.Any]) -> str:
+    """The data type of a custom column from its JSON schema (anything unclear is String)."""
+    declared = schema.get("type", [])
+    types = {declared} if isinstance(declared, str) else set(declared or [])
+    types.discard("null")
+    if types == {"integer"}:
+        return INTEGER
+    if types and types <= {"number", "integer"}:
+        return DECIMAL
+    if types == {"boolean"}:
+        return BOOLEAN
+    if types and types <= {"object", "array"}:
+        return JSON
+    return STRING
+
+
+def spec_columns(spec: FocusSpec) -> list[ColumnDef]:
+    return [ColumnDef(column.name, column.data_type) for column in spec.columns]
+
+
+def ordered(spec: FocusSpec, names: Iterable[str]) -> list[str]:
+    """Spec columns in spec order, then the others (custom columns) sorted by name."""
+    present = set(names)
+    head = [name for name in spec.column_names if name in present]
+    return head + sorted(present.difference(spec.column_names))
+
+
+# --- value conversion ------------------------------------------------------------------
+
+
+def to_decimal128(value: t.Any) -> Decimal:
+    """``value`` as a Decimal that fits decimal128(38, 18) exactly; ValueProblemError if not."""
+    number = value if type(value) is Decimal else as_decimal(value)
+    if number is None:
+        raise ValueProblemError("type", f"expected a decimal number, got {type(value).__name__}")
+    try:
+        return number.quantize(_QUANTUM, context=_FIT)
+    except DecimalException:
+        raise ValueProblemError(
+            "decimal-precision",
+            f"{number} does not fit decimal({DECIMAL_PRECISION}, {DECIMAL_SCALE}) (at most "
+            f"{DECIMAL_PRECISION - DECIMAL_SCALE} digits before and {DECIMAL_SCALE} after the "
+            "decimal point); refusing to round",
+        ) from None
+
+
+def decimal_text(value: t.Any) -> str:
+    """FOCUS numeric text (``spec.format_decimal``: exact, no exponent), always with a fraction.
+
+    ``1`` is written ``1.0``: readers that infer CSV column types (the FinOps Foundation's
+    validator among them) would otherwise take an all-integer column for an integer one
+    and fail "MUST be of type Decimal". Both spell the same value in FOCUS NumericFormat.
+    """
+    try:
+        text = format_decimal(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueProblemError("type", str(exc)) from None
+    return text if "." in text else text + ".0"
+
+
+def to_timestamp(value: t.Any) -> datetime:
+    moment = as_utc_datetime(value)
+    if moment is None:
+        raise ValueProblemError("datetime-format", f"{value!r} is not a UTC date/time")
+    return moment
+
+
+def datetime_text(value: t.Any) -> str:
+    """FOCUS date/time text (``spec.format_datetime``): ``YYYY-MM-DDTHH:MM:SSZ``."""
+    try:
+        return format_datetime(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueProblemError("datetime-format", str(exc)) from None
+
+
+def to_json_text(value: t.Any) -> str:
+    """Compact JSON text, numbers exactly as given (JSON text input is re-encoded)."""
+    if isinstance(value, str):
+        try:
+            value = _JSON_DECODER.decode(value)
+        except msgspec.DecodeError:
+            raise ValueProblemError("json-object", "is not valid JSON text") from None
+    return _JSON_ENCODER.encode(value).decode()
+
+
+def to_text(value: t.Any) -> str:
+    """Custom String columns: text as is, anything else as its exact JSON text."""
+    return value if isinstance(value, str) else to_json_text(value)
+
+
+def to_integer(value: t.Any) -> int:
+    if type(value) is int:
+        return value
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        return int(value)
+    raise ValueProblemError("type", f"expected an integer, got {value!r}")
+
+
+def to_boolean(value: t.Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ValueProblemError("type", f"expected true or false, got {value!r}")
+
+
+def boolean_text(value: t.Any) -> str:
+    return "true" if to_boolean(value) else "false"
+
+
+def integer_text(value: t.Any) -> str:
+    return str(to_integer(value))
+
+
+_CONVERTERS: dict[tuple[str, str], Converter | None] = {
+    ("parquet", STRING): None,  # validate_row guarantees str for spec columns
+    ("parquet", DECIMAL): to_decimal128,
+    ("parquet", DATETIME): to_timestamp,
+    ("parquet", JSON): to_json_text,
+    ("parquet", INTEGER): to_integer,
+    ("parquet", BOOLEAN): to_boolean,
+    ("csv", STRING): None,
+    ("csv", DECIMAL): decimal_text,
+    ("csv", DATETIME): datetime_text,
+    ("csv", JSON): to_json_text,
+    ("csv", INTEGER): integer_text,
+    ("csv", BOOLEAN): boolean_text,
+}
+
+
+def converter(column: ColumnDef, file_format: str) -> Converter | None:
+    """How a non-null value of ``column`` becomes what a ``file_format`` file stores."""
+    if column.custom and column.data_type == STRING:
+        return to_text
+    return _CONVERTERS[(file_format, column.data_type)]
+
+
+# --- partitions ------------------------------------------------------------------------
+
+_SLUG_JUNK = re.compile(r"[^a-z0-9]+")
+
+
+def provider_slug(name: str) -> str:
+    """``"Amazon Web Services"`` -> ``"amazon-web-services"``; never empty."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = _SLUG_JUNK.sub("-", ascii_name.lower()).strip("-")
+    return slug or "provider-" + hashlib.sha256(name.encode()).hexdigest()[:12]
+
+
+def escape_partition_value(value: str) -> str:
+    """Hive-style escaping: every byte outside ``[A-Za-z0-9_-]`` as ``%XX``."""
+    return "".join(
+        char
+        if char.isascii() and (char.isalnum() or char in "-_")
+        else "".join(f"%{byte:02X}" for byte in char.encode())
+        for char in value
+    )
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class PartitionKey:
+    """provider slug / BillingAccountId / billing period (YYYY-MM of BillingPeriodStart)."""
+
+    provider: str
+    billing_account_id: str
+    billing_period: str
+
+    @classmethod
+    def of(cls, provider_name: str, billing_account_id: str, period_start: t.Any) -> PartitionKey:
+        start = as_utc_datetime(period_start)
+        if start is None:  # pragma: no cover - validate_row rejects it first
+            raise ValueProblemError("datetime-format", f"BillingPeriodStart {period_start!r}")
+        start = start.astimezone(UTC)
+        return cls(
+            provider_slug(provider_name), billing_account_id, f"{start.year:04d}-{start.month:02d}"
+        )
+
+    def relpath(self, file_format: str) -> str:
+        return (
+            f"data/provider={self.provider}"
+            f"/billing_account_id={escape_partition_value(self.billing_account_id)}"
+            f"/billing_period={self.billing_period}/part-0.{file_format}"
+        )
+
+
+# --- tables ----------------------------------------------------------------------------
+
+
+def arrow_schema(columns: Sequence[ColumnDef], file_format: str) -> pa.Schema:
+    return pa.schema([pa.field(c.name, c.arrow_type(file_format)) for c in columns])
+
+
+def rows_to_batch(rows: Sequence[Sequence[t.Any]], schema: pa.Schema) -> pa.RecordBatch:
+    """Row tuples (converted values, in schema order) as one compact Arrow record batch.
+
+    Text columns whose values repeat (currencies, service names, units...) are kept
+    dictionary-encoded while staged, which makes them several times smaller;
+    ``staged_table`` turns them back into plain columns at commit time.
+    """
+    arrays = []
+    for field, values in zip(schema, zip(*rows, strict=True), strict=True):
+        try:
+            array = pa.array(values, type=field.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
+            raise PermanentError(
+                f"column {field.name}: cannot store as {field.type}: {exc}"
+            ) from None
+        if pa.types.is_string(array.type):
+            encoded = array.dictionary_encode()
+            if encoded.nbytes < array.nbytes:
+                array = encoded
+        arrays.append(array)
+    return pa.RecordBatch.from_arrays(arrays, names=schema.names)
+
+
+def staged_table(batches: Sequence[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
+    """Staged record batches (see ``rows_to_batch``) as one table of ``schema``."""
+    return pa.Table.from_batches([batch.cast(schema) for batch in batches], schema=schema)
+
+
+def unify(spec: FocusSpec, tables: Sequence[pa.Table], where: str) -> list[pa.Table]:
+    """The tables with one schema: the union of their columns, missing ones as nulls."""
+    types: dict[str, pa.DataType] = {}
+    for table in tables:
+        for field in table.schema:
+            known = types.setdefault(field.name, field.type)
+            if known != field.type:
+                raise PermanentError(
+                    f"{where}: column {field.name} is {known} in the dataset "
+                    f"but {field.type} in this batch"
+                )
+    schema = pa.schema([pa.field(name, types[name]) for name in ordered(spec, types)])
+    result = []
+    for table in tables:
+        arrays = [
+            table.column(name) if name in table.column_names else pa.nulls(len(table), types[name])
+            for name in schema.names
+        ]
+        result.append(pa.Table.from_arrays(arrays, schema=schema))
+    return result
+
+
+def keep_last(table: pa.Table) -> tuple[pa.Table, int]:
+    """Rows with a unique x_RowKey, the last occurrence winning; and how many were dropped."""
+    keys = table.column(ROW_KEY).to_pylist()
+    last = {key: index for index, key in enumerate(keys)}
+    if len(last) == len(keys):
+        return table, 0
+    return table.take(sorted(last.values())), len(keys) - len(last)
+
+
+@dataclasses.dataclass(frozen=True)
+class Merged:
+    table: pa.Table
+    rows_before: int
+    rows_replaced: int
+
+    @property
+    def rows_after(self) -> int:
+        return self.table.num_rows
+
+
+def merge(spec: FocusSpec, existing: pa.Table | None, batch: pa.Table, where: str) -> Merged:
+    """Existing rows whose x_RowKey is not in ``batch``, plus ``batch``, sorted.
+
+    ``batch`` must already have unique keys (see ``keep_last``). Sorted by
+    (ChargePeriodStart, x_RowKey): the same rows always give the same order.
+    """
+    parts = [batch]
+    before = replaced = 0
+    if existing is not None:
+        before = existing.num_rows
+        if ROW_KEY not in existing.column_names:
+            raise PermanentError(f"{where}: existing file has no {ROW_KEY} column")
+        restated = pc.is_in(
+            existing.column(ROW_KEY), value_set=batch.column(ROW_KEY).combine_chunks()
+        )
+        kept = existing.filter(pc.invert(restated))
+        replaced = before - kept.num_rows
+        parts = [kept, batch]
+    table = pa.concat_tables(unify(spec, parts, where))
+    table = table.sort_by([(name, "ascending") for name in SORT_COLUMNS]).combine_chunks()
+    return Merged(table, before, replaced)
+
+
+# --- files -----------------------------------------------------------------------------
+
+
+def read_partition(path: Path, file_format: str) -> pa.Table:
+    if file_format == "parquet":
+        return pq.read_table(path)
+    with path.open(newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    return pacsv.read_csv(
+        path,
+        parse_options=pacsv.ParseOptions(newlines_in_values=True),
+        convert_options=pacsv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()),
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    )
+
+
+def write_partition(
+    table: pa.Table,
+    path: Path,
+    file_format: str,
+    *,
+    compression: str = "zstd",
+    file_metadata: Mapping[str, str] | None = None,
+) -> None:
+    if file_format == "parquet":
+        table = table.replace_schema_metadata(dict(file_metadata or {}))
+        pq.write_table(table, path, compression=compression)
+        return
+    # CSV: header, then FOCUS text values (already formatted); null is an empty field.
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(table.column_names)
+        for batch in table.to_batches(max_chunksize=50_000):
+            writer.writerows(zip(*(column.to_pylist() for column in batch.columns), strict=True))
+
+
+# --- metadata.json ---------------------------------------------------------------------
+
+
+def read_metadata(storage: Storage) -> dict[str, t.Any] | None:
+    data = storage.read_bytes(METADATA_PATH)
+    if data is None:
+        return None
+    try:
+        metadata = json.loads(data)
+    except ValueError:
+        raise PermanentError(f"{storage.describe(METADATA_PATH)} is not valid JSON") from None
+    if not isinstance(metadata, dict):
+        raise PermanentError(f"{storage.describe(METADATA_PATH)} is not a JSON object")
+    return metadata
+
+
+def check_compatible(
+    metadata: Mapping[str, t.Any], version: str, file_format: str, where: str
+) -> None:
+    """Refuse to mix FOCUS versions or file formats in one dataset."""
+    found_version = metadata.get("FocusVersion")
+    if found_version is not None and found_version != version:
+        raise ConfigError(
+            f"invalid config: focus_version is {version} but the dataset at {where} is "
+            f"FOCUS {found_version}; use another output_path or focus_version {found_version}"
+        )
+    found_format = metadata.get("x_Format")
+    if found_format is not None and found_format != file_format:
+        raise ConfigError(
+            f"invalid config: format is {file_format} but the dataset at {where} is "
+            f"{found_format}; use another output_path or format {found_format}"
+        )
+
+
+def custom_columns_of(metadata: Mapping[str, t.Any]) -> dict[str, ColumnDef]:
+    columns = {}
+    for entry in metadata.get("Columns") or []:
+        if isinstance(entry, dict) and entry.get("x_Custom"):
+            name = str(entry.get("ColumnName"))
+            columns[name] = ColumnDef(name, str(entry.get("DataType", STRING)), custom=True)
+    return columns
+
+
+def build_metadata(
+    *,
+    spec: FocusSpec,
+    file_format: str,
+    custom: Mapping[str, ColumnDef],
+    generator: str,
+    created: str,
+    updated: str,
+    run_id: str,
+) -> dict[str, t.Any]:
+    columns = [*spec_columns(spec), *(custom[name] for name in sorted(custom))]
+    described = [column.describe(file_format) for column in columns]
+    schema_id = hashlib.sha256(json.dumps(described, sort_keys=True).encode()).hexdigest()[:16]
+    return {
+        "DataGenerator": generator,
+        "FocusVersion": spec.version,
+        "SchemaId": schema_id,
+        "CreationDate": created,
+        "Columns": described,
+        "x_Format": file_format,
+        "x_Partitioning": [
+            f"provider=<slug of {provider_column(spec)}>",
+            "billing_account_id=<BillingAccountId>",
+            "billing_period=<YYYY-MM of BillingPeriodStart>",
+        ],
+        "x_RowKey": ROW_KEY,
+        "x_SortedBy": list(SORT_COLUMNS),
+        "x_UpdatedAt": updated,
+        "x_LastRunId": run_id,
+    }
+
+
+def provider_column(spec: FocusSpec) -> str:
+    """The column that names the provider partition: ServiceProviderName (1.3+) or ProviderName."""
+    return "ServiceProviderName" if "ServiceProviderName" in spec.column_names else "ProviderName"
+
+
+class Dataset:
+    """One FOCUS dataset on storage: checks and writes metadata.json, commits partitions."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        spec: FocusSpec,
+        *,
+        file_format: str,
+        compression: str,
+        generator: str,
+        run_id: str,
+    ) -> None:
+        self.storage = storage
+        self.spec = spec
+        self.file_format = file_format
+        self.compression = compression
+        self.generator = generator
+        self.run_id = run_id
+        self.custom: dict[str, ColumnDef] = {}
+        self.created: str | None = None
+        self.stored_custom: dict[str, ColumnDef] | None = None  # as in metadata.json
+        self.metadata_written = False
+
+    def prepare(self) -> None:
+        """Read metadata.json once: refuse another FOCUS version or format, learn x_ columns."""
+        if self.created is not None:
+            return
+        metadata = read_metadata(self.storage)
+        if metadata is None:
+            self.created = utc_now_text()
+            return
+        check_compatible(
+            metadata, self.spec.version, self.file_format, self.storage.describe(METADATA_PATH)
+        )
+        self.created = str(metadata.get("CreationDate") or utc_now_text())
+        self.stored_custom = custom_columns_of(metadata)
+        self.custom.update(self.stored_custom)
+
+    def declare(self, columns: Iterable[ColumnDef], stream: str) -> None:
+        """Custom columns of a FOCUS stream; one type per column name across the dataset."""
+        self.prepare()
+        for column in columns:
+            if not column.custom:
+                continue
+            known = self.custom.setdefault(column.name, column)
+            if known.data_type != column.data_type:
+                raise PermanentError(
+                    f"stream {stream}: custom column {column.name} is {column.data_type} "
+                    f"but the dataset has it as {known.data_type}"
+                )
+
+    def write_metadata(self) -> None:
+        self.prepare()
+        metadata = build_metadata(
+            spec=self.spec,
+            file_format=self.file_format,
+            custom=self.custom,
+            generator=self.generator,
+            created=self.created or utc_now_text(),
+            updated=utc_now_text(),
+            run_id=self.run_id,
+        )
+        text = json.dumps(metadata, indent=2) + "\n"
+        self.storage.write_bytes(METADATA_PATH, text.encode())
+        self.metadata_written = True
+
+    def commit(self, key: PartitionKey, batch: pa.Table) -> tuple[str, Merged]:
+        """Merge ``batch`` (unique keys) into its partition and replace the file atomically."""
+        if not self.metadata_written and self.stored_custom != self.custom:
+            # A dataset never has data files that metadata.json does not describe.
+            self.write_metadata()
+        relpath = key.relpath(self.file_format)
+        where = self.storage.describe(relpath)
+        existing = None
+        with self.storage.local_copy(relpath) as path:
+            if path is not None:
+                try:
+                    existing = read_partition(path, self.file_format)
+                except (pa.ArrowException, OSError, ValueError) as exc:
+                    raise PermanentError(
+                        f"cannot read the existing partition {where} ({exc}); "
+                        "refusing to replace it"
+                    ) from None
+        merged = merge(self.spec, existing, batch, where)
+        file_metadata = {"FocusVersion": self.spec.version, "DataGenerator": self.generator}
+        self.storage.write_atomic(
+            relpath,
+            lambda path: write_partition(
+                merged.table,
+                path,
+                self.file_format,
+                compression=self.compression,
+                file_metadata=file_metadata,
+            ),
+        )
+        return relpath, merged
+
+
+def is_custom(name: str) -> bool:
+    return name.startswith(CUSTOM_PREFIX)
+
+
+def utc_now_text() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,306 @@
+"""Sinks: FOCUS rows (validate, stage per partition, commit), quarantine, everything else.
+
+A FOCUS sink validates each row when it arrives (``focus_spec`` rules plus the storage
+types), converts it to the file format's values and stages it with the other rows of its
+partition (Python tuples, turned into compact Arrow record batches every ``CHUNK_ROWS``
+rows, so few rows are ever held as Python objects). A
+drain (the SDK calls ``process_batch`` when the sink is full, every few minutes and at the
+end of the input) commits every staged partition: merge by x_RowKey and atomic replace. The
+SDK writes a STATE message only after draining, so STATE never covers uncommitted rows.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from finfocus_common.errors import PermanentError
+from focus_spec import Violation
+from singer_sdk.sinks import BatchSink
+
+from target_focus.audit import parse_json_text
+from target_focus.dataset import (
+    ROW_KEY,
+    ColumnDef,
+    PartitionKey,
+    ValueProblemError,
+    arrow_schema,
+    converter,
+    custom_data_type,
+    is_custom,
+    keep_last,
+    provider_column,
+    rows_to_batch,
+    spec_columns,
+    staged_table,
+)
+
+if t.TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    import pyarrow as pa
+    from singer_sdk.sinks.core import BaseJSONSchemaValidator
+    from singer_sdk.target_base import Target
+
+    from target_focus.target import Run
+
+# Rows of a sink held as Python tuples before they become Arrow record batches.
+CHUNK_ROWS = 5_000
+DEFAULT_BATCH_ROWS = 1_000_000
+
+
+class InvalidRowError(PermanentError):
+    """A FOCUS row breaks a rule and ``on_invalid`` is ``fail``."""
+
+
+class _RunSink(BatchSink):
+    """A sink that reports to the target's run (dataset, audit, quarantine)."""
+
+    MAX_SIZE_DEFAULT = DEFAULT_BATCH_ROWS
+
+    def __init__(
+        self,
+        target: Target,
+        stream_name: str,
+        schema: dict,
+        key_properties: Sequence[str] | None,
+    ) -> None:
+        super().__init__(target, stream_name, schema, key_properties)
+        self.run: Run = target.run  # type: ignore[attr-defined]
+
+    @property
+    def include_sdc_metadata_properties(self) -> bool:
+        """Never: FOCUS columns are fixed and custom columns must start with x_."""
+        return False
+
+    def get_validator(self) -> BaseJSONSchemaValidator | None:
+        """No JSON-schema validation: focus_spec.validate_row checks every FOCUS row."""
+        return None
+
+    def _validate_and_parse(self, record: dict) -> dict:
+        """Pass records through untouched.
+
+        The SDK would validate them against the JSON schema (disabled above) and turn
+        date-time strings into datetime objects; our own validation and conversion read
+        the values as the mapper sent them, so this per-record work is skipped.
+        """
+        return record
+
+
+class FocusSink(_RunSink):
+    """Rows of a FOCUS stream: validated, staged per partition, committed at each drain."""
+
+    def setup(self) -> None:
+        spec = self.run.spec
+        properties: Mapping[str, t.Any] = self.schema.get("properties") or {}
+        unknown = sorted(n for n in properties if not is_custom(n) and n not in spec.column_names)
+        if unknown:
+            shown = ", ".join(unknown[:5]) + (", ..." if len(unknown) > 5 else "")
+            raise PermanentError(
+                f"stream {self.stream_name}: {shown} not FOCUS {spec.version} columns "
+                "(custom columns start with x_; mapper-focus and target-focus must use the "
+                "same focus_version)"
+            )
+        custom = {
+            name: ColumnDef(name, custom_data_type(schema), custom=True)
+            for name, schema in properties.items()
+            if is_custom(name)
+        }
+        custom.setdefault(ROW_KEY, ColumnDef(ROW_KEY, "String", custom=True))
+        self.columns = [*spec_columns(spec), *(custom[name] for name in sorted(custom))]
+        self.run.dataset.declare(self.columns, self.stream_name)
+        self.arrow_schema = arrow_schema(self.columns, self.run.file_format)
+        self.column_names = [column.name for column in self.columns]
+        self.converters = [
+            (index, column.name, convert)
+            for index, column in enumerate(self.columns)
+            if (convert := converter(column, self.run.file_format)) is not None
+        ]
+        self.known_columns = frozenset(column.name for column in self.columns)
+        self.provider_column = provider_column(spec)
+        self.staged: dict[PartitionKey, _Staged] = {}
+        self.python_rows = 0  # staged rows not yet in Arrow record batches
+        self.run.audit.focus_streams.setdefault(self.stream_name, 0)
+
+    def preprocess_record(self, record: dict, context: dict) -> dict:
+        # A missing key is reported by our validation (one line, or quarantined), not by
+        # the SDK's key-property check that runs next.
+        record.setdefault(ROW_KEY, None)
+        return record
+
+    def process_record(self, record: dict, context: dict) -> None:
+        audit = self.run.audit
+        audit.rows_in += 1
+        audit.focus_streams[self.stream_name] += 1
+        violations = self.run.spec.validate_row(record)
+        violations.extend(self._own_checks(record))
+        values: tuple[t.Any, ...] = ()
+        if not violations:
+            values, violations = self._convert(record)
+        if violations:
+            self._reject(record, violations)
+            return
+        provider = record[self.provider_column]
+        key = PartitionKey.of(provider, record["BillingAccountId"], record["BillingPeriodStart"])
+        audit.providers.add(provider)
+        staged = self.staged.get(key)
+        if staged is None:
+            staged = self.staged[key] = _Staged(self.arrow_schema)
+        staged.rows.append(values)
+        self.python_rows += 1
+        if self.python_rows >= CHUNK_ROWS:
+            for partition in self.staged.values():
+                partition.flush()
+            self.python_rows = 0
+
+    def _own_checks(self, record: Mapping[str, t.Any]) -> list[Violation]:
+        problems = []
+        row_key = record.get(ROW_KEY)
+        if not isinstance(row_key, str) or not row_key:
+            problems.append(_violation(ROW_KEY, "row-key", "must be a non-empty string", row_key))
+        for name in record:
+            if name not in self.known_columns and is_custom(name):
+                problems.append(
+                    _violation(
+                        name, "undeclared-column", "not declared in the stream's SCHEMA", None
+                    )
+                )
+        return problems
+
+    def _convert(self, record: Mapping[str, t.Any]) -> tuple[tuple[t.Any, ...], list[Violation]]:
+        """The row's values in column order, as the file format stores them."""
+        get = record.get
+        values = [get(name) for name in self.column_names]
+        problems = []
+        for index, name, convert in self.converters:
+            value = values[index]
+            if value is not None:
+                try:
+                    values[index] = convert(value)
+                except ValueProblemError as problem:
+                    problems.append(_violation(name, problem.rule, problem.detail, value))
+        return tuple(values), problems
+
+    def _reject(self, record: dict, violations: list[Violation]) -> None:
+        where = (
+            f"stream {self.stream_name}, x_SourceRecordId {record.get('x_SourceRecordId')}, "
+            f"x_RowKey {record.get(ROW_KEY)}"
+        )
+        if self.run.on_invalid == "fail":
+            others = [f"{v.column} [{v.rule}]" for v in violations[1:]]
+            more = ""
+            if others:
+                shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+                more = f" (and {len(others)} more: {shown})"
+            self.run.audit.rows_rejected += 1
+            raise InvalidRowError(f"invalid FOCUS row: {where}: {violations[0].message}{more}")
+        self.run.audit.rows_quarantined += 1
+        self.run.quarantine.add(
+            {
+                "run_id": self.run.run_id,
+                "stage": "target-focus",
+                "stream": self.stream_name,
+                "x_RowKey": record.get(ROW_KEY),
+                "x_SourceStream": record.get("x_SourceStream"),
+                "x_SourceRecordId": record.get("x_SourceRecordId"),
+                "reasons": [
+                    {
+                        "column": v.column,
+                        "rule": v.rule,
+                        "message": v.message,
+                        "value": v.value_repr,
+                    }
+                    for v in violations
+                ],
+                "record": record,
+            }
+        )
+
+    def process_batch(self, context: dict) -> None:
+        """Commit: each staged partition merged into its file and replaced atomically."""
+        audit = self.run.audit
+        self.python_rows = 0
+        for key in sorted(self.staged):
+            staged = self.staged.pop(key)
+            batch, superseded = keep_last(staged.table())
+            del staged
+            relpath, merged = self.run.dataset.commit(key, batch)
+            audit.rows_superseded += superseded
+            self.tally_duplicate_merged(superseded)
+            audit.partition_committed(key, relpath, merged, batch.num_rows)
+            self.logger.info(
+                "Committed %s: %d rows before, %d after (%d from this batch, %d replaced)",
+                relpath,
+                merged.rows_before,
+                merged.rows_after,
+                batch.num_rows,
+                merged.rows_replaced,
+            )
+        self.run.publish_quarantine()
+
+
+class _Staged:
+    """Rows of one partition waiting for the next commit."""
+
+    def __init__(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        self.rows: list[tuple[t.Any, ...]] = []
+        self.batches: list[pa.RecordBatch] = []
+
+    def flush(self) -> None:
+        """Move the rows held as Python tuples into a compact Arrow record batch."""
+        if self.rows:
+            self.batches.append(rows_to_batch(self.rows, self.schema))
+            self.rows = []
+
+    def table(self) -> pa.Table:
+        self.flush()
+        return staged_table(self.batches, self.schema)
+
+
+class QuarantineSink(_RunSink):
+    """The mapper's ``focus_quarantine`` stream: records it could not map, with the reason."""
+
+    def process_record(self, record: dict, context: dict) -> None:
+        self.run.audit.mapper_quarantined += 1
+        self.run.quarantine.add(
+            {
+                "run_id": self.run.run_id,
+                "stage": "mapper-focus",
+                "stream": self.stream_name,
+                "x_RowKey": record.get(ROW_KEY),
+                "x_SourceStream": record.get("x_SourceStream"),
+                "x_SourceRecordId": record.get("x_SourceRecordId"),
+                "reasons": [
+                    {
+                        "column": record.get("column"),
+                        "rule": "unmappable",
+                        "message": record.get("reason"),
+                    }
+                ],
+                "record": parse_json_text(record.get("record")),
+            }
+        )
+
+    def process_batch(self, context: dict) -> None:
+        self.run.publish_quarantine()
+
+
+class IgnoredSink(_RunSink):
+    """Any other stream: not written, but warned about once and counted in the audit."""
+
+    def setup(self) -> None:
+        self.run.ignore_stream(self.stream_name, self.logger)
+
+    def process_record(self, record: dict, context: dict) -> None:
+        ignored = self.run.audit.ignored_streams
+        ignored[self.stream_name] = ignored.get(self.stream_name, 0) + 1
+
+    def process_batch(self, context: dict) -> None:
+        """Nothing to write."""
+
+
+def _violation(column: str, rule: str, detail: str, value: t.Any) -> Violation:
+    text = repr(value)
+    return Violation(
+        column, rule, f"{column} [{rule}]: {detail}", text if len(text) <= 80 else text[:77] + "..."
+    )

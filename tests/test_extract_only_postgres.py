@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
-from conftest import STRIPE_KEY
+from pipeline_testing import STRIPE_KEY
 
 pytestmark = pytest.mark.integration
 

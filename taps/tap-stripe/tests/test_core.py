@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import atexit
 
-from conftest import API_KEY, make_dataset, tap_config
 from finfocus_sandbox.stripe import FakeStripe
 from singer_sdk.testing import SuiteConfig, get_tap_test_class
 from tap_stripe.tap import TapStripe
+from tap_stripe_testing import API_KEY, make_dataset, tap_config
 
 # The standard test class is built at import time, so its fake API starts here.
 _dataset = make_dataset()

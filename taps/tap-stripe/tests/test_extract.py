@@ -7,7 +7,7 @@ import json
 import time
 from decimal import Decimal
 
-from conftest import API_KEY, CONNECTED, STREAM_KINDS, expected_ids, run_tap
+from tap_stripe_testing import API_KEY, CONNECTED, STREAM_KINDS, expected_ids, run_tap
 
 EVENT_RETENTION = 30 * 86400
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-from conftest import STREAM_KINDS, run_tap
+from tap_stripe_testing import STREAM_KINDS, run_tap
 
 
 def _bookmarks(state: dict) -> dict[tuple[str, str], dt.datetime]:

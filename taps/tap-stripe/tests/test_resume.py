@@ -11,7 +11,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import STREAM_KINDS, TAP, expected_ids, run_tap
+from tap_stripe_testing import STREAM_KINDS, TAP, expected_ids, run_tap
 
 MUTABLE = set(STREAM_KINDS) - {"balance_transactions", "events"}
 

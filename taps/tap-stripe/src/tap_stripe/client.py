@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 from http import HTTPStatus
+from importlib import resources
 from urllib.parse import parse_qs, urlparse
 
 import requests
@@ -28,9 +29,10 @@ from finfocus_common.errors import one_line
 from finfocus_common.jsonutil import loads_exact
 from finfocus_common.redact import redact
 from finfocus_common.retry import retry_after_seconds, wait_generator
+from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.authenticators import BearerTokenAuthenticator
 from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
-from singer_sdk.helpers._typing import TypeConformanceLevel
+from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
 from singer_sdk.streams import RESTStream
 
@@ -114,6 +116,8 @@ class StripeStream(RESTStream[str | None]):
     #: Whether the list endpoint accepts created[gte]/created[lt].
     created_filter: bool = True
 
+    # schemas/<stream name>.json, generated from Stripe's fixtures and OpenAPI spec.
+    schema = StreamSchema(SchemaDirectory(resources.files("tap_stripe") / "schemas"))
     primary_keys: t.ClassVar[list[str]] = ["id"]
     replication_key = "updated_at"
     is_sorted = False

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import typing as t
-from importlib import resources
 
 from singer_sdk.pagination import SinglePagePaginator
 
@@ -21,8 +20,6 @@ if t.TYPE_CHECKING:
     import requests
     from singer_sdk.helpers.types import Context
 
-SCHEMAS = resources.files("tap_stripe") / "schemas"
-
 
 class BalanceTransactionsStream(StripeStream):
     """Every movement of money on the balance; `fee_details` itemises Stripe's own fees."""
@@ -30,7 +27,6 @@ class BalanceTransactionsStream(StripeStream):
     name = "balance_transactions"
     path = "/v1/balance_transactions"
     object_type = "balance_transaction"
-    schema_filepath = SCHEMAS / "balance_transactions.json"
 
 
 class ChargesStream(StripeStream):
@@ -38,7 +34,6 @@ class ChargesStream(StripeStream):
     path = "/v1/charges"
     object_type = "charge"
     event_types = ("charge.*",)
-    schema_filepath = SCHEMAS / "charges.json"
 
 
 class RefundsStream(StripeStream):
@@ -47,7 +42,6 @@ class RefundsStream(StripeStream):
     object_type = "refund"
     # Older API versions announce refund changes only as charge.refund.updated.
     event_types = ("refund.created", "refund.updated", "refund.failed", "charge.refund.updated")
-    schema_filepath = SCHEMAS / "refunds.json"
 
 
 class DisputesStream(StripeStream):
@@ -55,7 +49,6 @@ class DisputesStream(StripeStream):
     path = "/v1/disputes"
     object_type = "dispute"
     event_types = ("charge.dispute.*",)
-    schema_filepath = SCHEMAS / "disputes.json"
 
 
 class PayoutsStream(StripeStream):
@@ -63,7 +56,6 @@ class PayoutsStream(StripeStream):
     path = "/v1/payouts"
     object_type = "payout"
     event_types = ("payout.*",)
-    schema_filepath = SCHEMAS / "payouts.json"
 
 
 class InvoicesStream(StripeStream):
@@ -71,7 +63,6 @@ class InvoicesStream(StripeStream):
     path = "/v1/invoices"
     object_type = "invoice"
     event_types = ("invoice.*",)
-    schema_filepath = SCHEMAS / "invoices.json"
 
     def get_child_context(self, record: dict, context: Context | None) -> dict:
         lines: InvoiceLineItemsStream = self.tap.streams["invoice_line_items"]
@@ -92,7 +83,6 @@ class InvoiceLineItemsStream(StripeStream):
     parent_stream_type = InvoicesStream
     primary_keys: t.ClassVar[list[str]] = ["invoice_id", "id"]
     state_partitioning_keys: t.ClassVar[list[str]] = []  # one bookmark, not one per invoice
-    schema_filepath = SCHEMAS / "invoice_line_items.json"
 
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
         super().__init__(*args, **kwargs)
@@ -123,7 +113,6 @@ class CreditNotesStream(StripeStream):
     path = "/v1/credit_notes"
     object_type = "credit_note"
     event_types = ("credit_note.*",)
-    schema_filepath = SCHEMAS / "credit_notes.json"
 
 
 class CustomersStream(StripeStream):
@@ -132,7 +121,6 @@ class CustomersStream(StripeStream):
     object_type = "customer"
     # Not customer.*: that also matches subscription, discount and source events.
     event_types = ("customer.created", "customer.updated", "customer.deleted")
-    schema_filepath = SCHEMAS / "customers.json"
 
 
 class SubscriptionsStream(StripeStream):
@@ -140,7 +128,6 @@ class SubscriptionsStream(StripeStream):
     path = "/v1/subscriptions"
     object_type = "subscription"
     event_types = ("customer.subscription.*",)
-    schema_filepath = SCHEMAS / "subscriptions.json"
 
     def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
         # Stripe hides canceled subscriptions from the list unless asked for all.
@@ -152,7 +139,6 @@ class ProductsStream(StripeStream):
     path = "/v1/products"
     object_type = "product"
     event_types = ("product.*",)
-    schema_filepath = SCHEMAS / "products.json"
 
 
 class PricesStream(StripeStream):
@@ -160,7 +146,6 @@ class PricesStream(StripeStream):
     path = "/v1/prices"
     object_type = "price"
     event_types = ("price.*",)
-    schema_filepath = SCHEMAS / "prices.json"
 
 
 class ApplicationFeesStream(StripeStream):
@@ -168,7 +153,6 @@ class ApplicationFeesStream(StripeStream):
     path = "/v1/application_fees"
     object_type = "application_fee"
     event_types = ("application_fee.created", "application_fee.refunded")
-    schema_filepath = SCHEMAS / "application_fees.json"
 
 
 class TransfersStream(StripeStream):
@@ -176,7 +160,6 @@ class TransfersStream(StripeStream):
     path = "/v1/transfers"
     object_type = "transfer"
     event_types = ("transfer.*",)
-    schema_filepath = SCHEMAS / "transfers.json"
 
 
 class EventsStream(StripeStream):
@@ -185,7 +168,6 @@ class EventsStream(StripeStream):
     name = "events"
     path = "/v1/events"
     object_type = "event"
-    schema_filepath = SCHEMAS / "events.json"
 
     def get_records(self, context: Context | None) -> Iterable[dict[str, t.Any]]:
         context = dict(context or {})
@@ -217,10 +199,7 @@ class AccountStream(StripeStream):
     name = "account"
     path = "/v1/account"
     object_type = "account"
-    SCHEMA: t.ClassVar[dict] = {"type": "object", "properties": {"id": {"type": "string"}}}
-
-    def __init__(self, tap: t.Any) -> None:
-        super().__init__(tap=tap, schema=self.SCHEMA, name=self.name)
+    schema = {"type": "object", "properties": {"id": {"type": "string"}}}
 
     def get_new_paginator(self) -> SinglePagePaginator:  # type: ignore[override]
         return SinglePagePaginator()

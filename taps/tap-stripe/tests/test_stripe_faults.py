@@ -6,8 +6,8 @@ import re
 import time
 
 import pytest
-from conftest import API_KEY, STREAM_KINDS, expected_ids, run_tap
 from finfocus_sandbox.faults import Fault
+from tap_stripe_testing import API_KEY, STREAM_KINDS, expected_ids, run_tap
 
 SELECT_BT = ["--catalog"]
 

@@ -13,6 +13,31 @@ from pathlib import Path
 
 import pyarrow.dataset as ds
 
+ZERO_DECIMAL = {
+    "BIF",
+    "CLP",
+    "DJF",
+    "GNF",
+    "JPY",
+    "KMF",
+    "KRW",
+    "MGA",
+    "PYG",
+    "RWF",
+    "UGX",
+    "VND",
+    "VUV",
+    "XAF",
+    "XOF",
+    "XPF",
+}
+
+
+def money(value: Decimal, currency: str) -> str:
+    """Exact, without the dataset's storage scale: 2 decimals (0 for yen), more if needed."""
+    places = max(-value.normalize().as_tuple().exponent, 0 if currency in ZERO_DECIMAL else 2)
+    return f"{value:,.{places}f}"
+
 
 def main(path: str) -> int:
     root = Path(path)
@@ -39,12 +64,12 @@ def main(path: str) -> int:
             rows[key] += 1
     width = max((len(k[1]) for k in totals), default=10)
     print(f"\nFOCUS dataset: {root}  ({table.num_rows} rows)")
-    print(f"{'provider':<10} {'service':<{width}} {'month':<8} {'rows':>6} {'BilledCost':>14}")
+    print(f"{'provider':<10} {'service':<{width}} {'month':<8} {'rows':>6} {'BilledCost':>16}")
     for key in sorted(totals):
         provider, service, month, currency = key
         print(
             f"{provider:<10} {service:<{width}} {month:<8} {rows[key]:>6} "
-            f"{totals[key]:>14,} {currency}"
+            f"{money(totals[key], currency):>16} {currency}"
         )
     audits = sorted((root / "_audit").glob("*.json"))
     if audits:

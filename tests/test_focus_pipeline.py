@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import json
+import re
 import subprocess
 from decimal import Decimal
 from pathlib import Path
@@ -102,7 +103,22 @@ def test_full_sync_reconciles_with_stripe_exactly_and_is_idempotent(
     # Counts in = counts out + quarantined, across mapper and target.
     counts = latest_audit(out)["rows"]
     assert counts["in"] == counts["written"] + counts["quarantined"] == len(rows)
-    assert "mapped to" in run.stderr
+    mapped = re.search(
+        r"balance_transactions: (\d+) records in, (\d+) mapped to (\d+) FOCUS "
+        r"rows, (\d+) quarantined",
+        run.stderr,
+    )
+    assert mapped, "mapper-focus reports its counts"
+    records_in, records_mapped, focus_rows, quarantined = map(int, mapped.groups())
+    assert (
+        records_in
+        == records_mapped + quarantined
+        == sum(
+            len(stripe_dataset.objects("balance_transaction", a))
+            for a in stripe_dataset.account_ids
+        )
+    )
+    assert focus_rows == counts["in"]
 
     # The same full sync again, re-delivering everything: byte-identical partitions.
     before = partition_files(out)

@@ -9,6 +9,8 @@ is recognised as `balance_transactions`, which is how transform-only runs work.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import typing as t
 from dataclasses import dataclass, field
 
@@ -33,10 +35,14 @@ class StreamMapping:
 
 
 def builtin_mappings() -> list[StreamMapping]:
-    """Every provider mapping that ships with mapper-focus."""
-    from mapper_focus.providers import stripe
+    """Every provider mapping that ships with mapper-focus: each module of
+    `mapper_focus.providers` declares its own in a `MAPPINGS` sequence."""
+    from mapper_focus import providers
 
-    return [*stripe.MAPPINGS]
+    found: list[StreamMapping] = []
+    for module in sorted(pkgutil.iter_modules(providers.__path__), key=lambda m: m.name):
+        found.extend(importlib.import_module(f"{providers.__name__}.{module.name}").MAPPINGS)
+    return found
 
 
 def find_mapping(

@@ -24,17 +24,19 @@ from http import HTTPStatus
 from importlib import resources
 from urllib.parse import parse_qs, urlparse
 
-import requests
-from finfocus_common.errors import one_line
-from finfocus_common.jsonutil import loads_exact
-from finfocus_common.redact import redact
-from finfocus_common.retry import retry_after_seconds, wait_generator
+from finfocus_common.rest import (
+    UTC,
+    FinfocusRESTStream,
+    isoformat,
+    parse_datetime,
+    response_json,
+    windows,
+)
 from singer_sdk import SchemaDirectory, StreamSchema
 from singer_sdk.authenticators import BearerTokenAuthenticator
-from singer_sdk.exceptions import FatalAPIError, RetriableAPIError
+from singer_sdk.exceptions import RetriableAPIError
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.pagination import BaseAPIPaginator
-from singer_sdk.streams import RESTStream
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -43,12 +45,12 @@ if t.TYPE_CHECKING:
     from singer_sdk.helpers.types import Context
     from singer_sdk.streams.rest import HTTPRequest, PageContext
 
-UTC = dt.UTC
+__all__ = ["UTC", "StripeStream", "isoformat", "parse_datetime", "response_json"]
+
 EVENT_RETENTION = dt.timedelta(days=30)
 # Events a little younger than 30 days may already be gone by the time we page to them.
 EVENT_RETENTION_MARGIN = dt.timedelta(hours=1)
 PAGE_LIMIT = 100
-_PARSED = "_finfocus_json"  # parsed body cached on the response: parse each page once
 
 
 def to_unix(moment: dt.datetime) -> int:
@@ -57,22 +59,6 @@ def to_unix(moment: dt.datetime) -> int:
 
 def from_unix(seconds: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(seconds, tz=UTC)
-
-
-def isoformat(moment: dt.datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def parse_datetime(value: str | dt.datetime) -> dt.datetime:
-    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(value)
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def response_json(response: requests.Response) -> t.Any:
-    """The response body as exact JSON (Decimal for non-integers), parsed once."""
-    if not hasattr(response, _PARSED):
-        setattr(response, _PARSED, loads_exact(response.content))
-    return getattr(response, _PARSED)
 
 
 class StripeListPaginator(BaseAPIPaginator[str | None]):
@@ -88,25 +74,11 @@ class StripeListPaginator(BaseAPIPaginator[str | None]):
         return None
 
 
-def stripe_error_summary(response: requests.Response) -> str:
-    """A one-line, key-free description of a Stripe error response."""
-    try:
-        error = response_json(response).get("error") or {}
-    except (ValueError, AttributeError):
-        error = {}
-    parts = [str(response.status_code)]
-    for key in ("type", "code", "param"):
-        if error.get(key):
-            parts.append(f"{key}={error[key]}")
-    message = error.get("message") or response.reason or ""
-    if response.status_code == HTTPStatus.UNAUTHORIZED:
-        # Stripe echoes a masked key here; say what to do instead.
-        message = "the API key was rejected; check api_key (a secret or restricted key)"
-    return redact(one_line(f"{' '.join(parts)}: {message}"))
-
-
-class StripeStream(RESTStream[str | None]):
+class StripeStream(FinfocusRESTStream):
     """One Stripe list endpoint, read per account in created-time windows."""
+
+    provider = "Stripe"
+    no_retry_header = ("Stripe-Should-Retry", "false")
 
     # Set by each stream class:
     object_type: str = ""
@@ -144,10 +116,6 @@ class StripeStream(RESTStream[str | None]):
         return self._tap
 
     @property
-    def timeout(self) -> int:
-        return int(self.config.get("request_timeout", 60))
-
-    @property
     def partitions(self) -> list[dict] | None:
         return [{"account_id": account} for account in self.tap.account_ids]
 
@@ -172,47 +140,42 @@ class StripeStream(RESTStream[str | None]):
         params.update((context or {}).get("extra_params") or {})
         return params
 
-    # --- responses, errors, retries ------------------------------------------------
+    # --- responses and errors ------------------------------------------------------
 
-    def validate_response(self, response: requests.Response) -> None:
-        status = response.status_code
-        if status == HTTPStatus.TOO_MANY_REQUESTS or status >= HTTPStatus.INTERNAL_SERVER_ERROR:
-            if response.headers.get("Stripe-Should-Retry", "").lower() == "false":
-                raise FatalAPIError(self._describe_failure(response))
-            raise RetriableAPIError(self._describe_failure(response), response)
-        if status == HTTPStatus.CONFLICT and response.headers.get("Stripe-Should-Retry") == "true":
-            raise RetriableAPIError(self._describe_failure(response), response)
-        if status >= HTTPStatus.BAD_REQUEST:
-            raise FatalAPIError(self._describe_failure(response))
-        self._check_list_body(response)
-
-    def _describe_failure(self, response: requests.Response) -> str:
-        path = urlparse(response.url).path
+    def failure_context(self, response: requests.Response) -> str:
         account = response.request.headers.get("Stripe-Account") if response.request else None
         account = account.decode() if isinstance(account, bytes) else account
-        where = f"GET {path}" + (f" for account {account}" if account else "")
-        return f"Stripe refused {where}: {stripe_error_summary(response)}"
+        return f" for account {account}" if account else ""
 
-    def _check_json_body(self, response: requests.Response) -> t.Any:
-        """A 200 must carry JSON; a proxy page or a cut-off body is a transient fault."""
-        path = urlparse(response.url).path
-        content_type = response.headers.get("Content-Type", "")
-        if "json" not in content_type:
-            raise RetriableAPIError(
-                f"Stripe answered GET {path} with {content_type or 'no content type'}, not JSON",
-                response,
-            )
+    def error_summary(self, response: requests.Response) -> str:
+        """Stripe's error object in one line, without the key it echoes back."""
         try:
-            return response_json(response)
-        except ValueError as exc:
-            raise RetriableAPIError(
-                f"Stripe answered GET {path} with malformed JSON ({one_line(str(exc))})", response
-            ) from exc
+            error = response_json(response).get("error") or {}
+        except (ValueError, AttributeError):
+            error = {}
+        parts = [str(response.status_code)]
+        for key in ("type", "code", "param"):
+            if error.get(key):
+                parts.append(f"{key}={error[key]}")
+        message = error.get("message") or response.reason or ""
+        if response.status_code == HTTPStatus.UNAUTHORIZED:
+            # Stripe echoes a masked key here; say what to do instead.
+            message = "the API key was rejected; check api_key (a secret or restricted key)"
+        return f"{' '.join(parts)}: {message}"
 
-    def _check_list_body(self, response: requests.Response) -> None:
+    def validate_response(self, response: requests.Response) -> None:
+        # Stripe asks for a retry of a 409 (lock timeout) with Stripe-Should-Retry: true.
+        if (
+            response.status_code == HTTPStatus.CONFLICT
+            and response.headers.get("Stripe-Should-Retry") == "true"
+        ):
+            raise RetriableAPIError(self.describe_failure(response), response)
+        super().validate_response(response)
+
+    def check_page(self, response: requests.Response) -> None:
         """A 200 must be a whole, new list page; anything else is retried."""
         path = urlparse(response.url).path
-        body = self._check_json_body(response)
+        body = self.check_json(response)
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise RetriableAPIError(f"Stripe answered GET {path} without a list", response)
         if body.get("has_more") and not body["data"]:
@@ -226,57 +189,12 @@ class StripeStream(RESTStream[str | None]):
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         yield from response_json(response)["data"]
 
-    def backoff_wait_generator(self) -> t.Generator[float, t.Any, None]:
-        def advertised(exc: BaseException | None) -> float | None:
-            return retry_after_seconds(getattr(exc, "response", None))
-
-        return wait_generator(
-            advertised,
-            base=float(self.config.get("backoff_base_seconds", 1.0)),
-            cap=60.0,
-        )
-
-    def backoff_max_tries(self) -> int:
-        return int(self.config.get("max_retries", 8)) + 1
-
-    def backoff_handler(self, details: t.Any) -> None:
-        exc = details.get("exception")
-        reason = one_line(str(exc)) if exc else "error"
-        self.logger.warning(
-            "Retrying %s in %.1fs (attempt %d): %s",
-            self.name,
-            details.get("wait", 0.0),
-            details.get("tries", 0),
-            redact(reason),
-        )
-
     # --- windows, events and the watermark ------------------------------------------
-
-    def _increment_stream_state(
-        self, latest_record: dict, *, context: Context | None = None
-    ) -> None:
-        """Bookmarks advance per completed window (see `_advance_watermark`), not per record."""
-
-    def _advance_watermark(self, context: Context | None, moment: dt.datetime) -> None:
-        state = self.get_context_state(context)
-        state["replication_key"] = self.replication_key
-        state["replication_key_value"] = isoformat(moment)
-        self.state_manager.is_flushed = False
-        self._write_state_message()
-
-    def _watermark(self, context: Context | None) -> dt.datetime | None:
-        value = self.get_context_state(context).get("replication_key_value")
-        return parse_datetime(value) if value else None
 
     def _windows(
         self, start: dt.datetime, end: dt.datetime
     ) -> Iterator[tuple[dt.datetime, dt.datetime]]:
-        step = dt.timedelta(days=float(self.config.get("window_days", 7)))
-        lower = start
-        while lower < end:
-            upper = min(lower + step, end)
-            yield lower, upper
-            lower = upper
+        return windows(start, end, dt.timedelta(days=float(self.config.get("window_days", 7))))
 
     def list_window(
         self,
@@ -302,7 +220,7 @@ class StripeStream(RESTStream[str | None]):
         context = dict(context or {})
         start = self.tap.start_date
         end = self.tap.end_date
-        watermark = self._watermark(context)
+        watermark = self.watermark(context)
         lookback = dt.timedelta(days=float(self.config.get("lookback_days", 0)))
         if watermark is not None and self.event_types:
             horizon = self.tap.run_started_at - EVENT_RETENTION + EVENT_RETENTION_MARGIN
@@ -329,7 +247,7 @@ class StripeStream(RESTStream[str | None]):
             for record in self.list_window(context, lower, upper):
                 record["updated_at"] = isoformat(from_unix(int(record["created"])))
                 yield record
-            self._advance_watermark(context, upper)
+            self.advance_watermark(context, upper)
 
     def _changes_from_events(
         self, context: Context, start: dt.datetime, end: dt.datetime
@@ -355,7 +273,7 @@ class StripeStream(RESTStream[str | None]):
                 if str(event.get("type", "")).endswith(".deleted"):
                     record["deleted"] = True
                 yield record
-            self._advance_watermark(context, upper)
+            self.advance_watermark(context, upper)
 
 
 def _query_value(url: str, key: str) -> str | None:

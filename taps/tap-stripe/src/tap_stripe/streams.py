@@ -173,7 +173,7 @@ class EventsStream(StripeStream):
         context = dict(context or {})
         # Read whatever Stripe still holds; only a bookmark older than this is a gap.
         horizon = self.tap.run_started_at - EVENT_RETENTION
-        watermark = self._watermark(context)
+        watermark = self.watermark(context)
         lookback = dt.timedelta(days=float(self.config.get("lookback_days", 0)))
         lower = (
             self.tap.start_date
@@ -207,8 +207,8 @@ class AccountStream(StripeStream):
     def get_url_params(self, context: Context | None, next_page_token: str | None) -> dict:
         return {}
 
-    def _check_list_body(self, response: requests.Response) -> None:
-        self._check_json_body(response)
+    def check_page(self, response: requests.Response) -> None:
+        self.check_json(response)
 
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         yield response_json(response)

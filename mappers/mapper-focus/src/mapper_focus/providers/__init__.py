@@ -1,0 +1,1 @@
+"""One module per provider; each declares MAPPINGS (found by registry.builtin_mappings)."""

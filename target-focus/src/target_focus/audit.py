@@ -78,6 +78,8 @@ class RunAudit:
         self.ignored_streams: dict[str, int] = {}
         self.partitions: dict[str, PartitionAudit] = {}
         self.quarantine_file: str | None = None
+        self.deliveries: list[dict[str, t.Any]] = []  # periods replaced by a new delivery
+        self.deliveries_pending: list[str] = []  # staged, not completed by the end
         self.status: str | None = None
 
     @property
@@ -108,6 +110,21 @@ class RunAudit:
         entry.rows_replaced += merged.rows_replaced
         entry.commits += 1
         self.rows_written += rows_written
+
+    def delivery_promoted(
+        self, key: PartitionKey, relpath: str, delivery_id: str, before: int, after: int
+    ) -> None:
+        self.deliveries.append(
+            {
+                "path": relpath,
+                "provider": key.provider,
+                "billing_account_id": key.billing_account_id,
+                "billing_period": key.billing_period,
+                "delivery_id": delivery_id,
+                "rows_before": before,
+                "rows_after": after,
+            }
+        )
 
     def record(self, status: str, error: str | None = None) -> dict[str, t.Any]:
         finished = datetime.now(UTC)
@@ -142,6 +159,8 @@ class RunAudit:
             "focus_streams": dict(sorted(self.focus_streams.items())),
             "ignored_streams": dict(sorted(self.ignored_streams.items())),
             "quarantine_file": self.quarantine_file,
+            "deliveries_replaced": self.deliveries,
+            "deliveries_pending": self.deliveries_pending,
         }
 
     @property

@@ -42,6 +42,8 @@ from focus_spec import (
     format_decimal,
 )
 
+from target_focus.storage import copy_into
+
 if t.TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
     from pathlib import Path
@@ -55,6 +57,7 @@ COMPRESSIONS = ("zstd", "snappy", "gzip", "none")
 ROW_KEY = "x_RowKey"
 SORT_COLUMNS = ("ChargePeriodStart", ROW_KEY)
 METADATA_PATH = "metadata.json"
+STAGING_FOLDER = "_staging"  # deliveries waiting for completion; never part of the data
 
 # Decimal columns in Parquet: 20 digits before the point, 18 after (API float artefacts
 # reach 17-18 decimal places). A value that does not fit is refused, never rounded.
@@ -298,11 +301,25 @@ class PartitionKey:
             provider_slug(provider_name), billing_account_id, f"{start.year:04d}-{start.month:02d}"
         )
 
-    def relpath(self, file_format: str) -> str:
+    @property
+    def folder(self) -> str:
         return (
-            f"data/provider={self.provider}"
+            f"provider={self.provider}"
             f"/billing_account_id={escape_partition_value(self.billing_account_id)}"
-            f"/billing_period={self.billing_period}/part-0.{file_format}"
+            f"/billing_period={self.billing_period}"
+        )
+
+    def relpath(self, file_format: str) -> str:
+        return f"data/{self.folder}/part-0.{file_format}"
+
+    def staging_folder(self) -> str:
+        """Where deliveries of this partition wait for their completion (never read as data)."""
+        return f"{STAGING_FOLDER}/{self.folder}/"
+
+    def staging_relpath(self, file_format: str, delivery_id: str) -> str:
+        return (
+            f"{self.staging_folder()}delivery={escape_partition_value(delivery_id)}"
+            f"/part-0.{file_format}"
         )
 
 
@@ -593,12 +610,22 @@ class Dataset:
         self.storage.write_bytes(METADATA_PATH, text.encode())
         self.metadata_written = True
 
-    def commit(self, key: PartitionKey, batch: pa.Table) -> tuple[str, Merged]:
-        """Merge ``batch`` (unique keys) into its partition and replace the file atomically."""
+    def commit(
+        self, key: PartitionKey, batch: pa.Table, delivery_id: str | None = None
+    ) -> tuple[str, Merged]:
+        """Merge ``batch`` (unique keys) into its partition and replace the file atomically.
+
+        Rows of a delivery (``delivery_id``) go to the delivery's staging file instead; the
+        live partition changes only when the delivery completes (``promote``).
+        """
         if not self.metadata_written and self.stored_custom != self.custom:
             # A dataset never has data files that metadata.json does not describe.
             self.write_metadata()
-        relpath = key.relpath(self.file_format)
+        relpath = (
+            key.staging_relpath(self.file_format, delivery_id)
+            if delivery_id is not None
+            else key.relpath(self.file_format)
+        )
         where = self.storage.describe(relpath)
         existing = None
         with self.storage.local_copy(relpath) as path:
@@ -623,6 +650,36 @@ class Dataset:
             ),
         )
         return relpath, merged
+
+    def promote(self, key: PartitionKey, delivery_id: str) -> tuple[str, int, int]:
+        """A delivery is complete: its rows become the partition, in one atomic replace.
+
+        Rows of older deliveries of the period go with the old file, so nothing stale or
+        doubled remains. A delivery without rows for this partition empties it. Then every
+        staged delivery of the partition is removed. Returns (path, rows before, after).
+        """
+        live = key.relpath(self.file_format)
+        before = 0
+        with self.storage.local_copy(live) as path:
+            if path is not None:
+                before = count_rows(path, self.file_format)
+        staged = key.staging_relpath(self.file_format, delivery_id)
+        after = 0
+        with self.storage.local_copy(staged) as path:
+            if path is not None:
+                after = count_rows(path, self.file_format)
+                self.storage.write_atomic(live, copy_into(path))
+            else:
+                self.storage.delete(live)
+        for leftover in self.storage.list(key.staging_folder()):
+            self.storage.delete(leftover)
+        return live, before, after
+
+
+def count_rows(path: Path, file_format: str) -> int:
+    if file_format == "parquet":
+        return int(pq.read_metadata(path).num_rows)
+    return read_partition(path, file_format).num_rows
 
 
 def is_custom(name: str) -> bool:

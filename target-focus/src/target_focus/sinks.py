@@ -29,6 +29,7 @@ from target_focus.dataset import (
     is_custom,
     keep_last,
     provider_column,
+    provider_slug,
     rows_to_batch,
     spec_columns,
     staged_table,
@@ -42,6 +43,9 @@ if t.TYPE_CHECKING:
     from singer_sdk.target_base import Target
 
     from target_focus.target import Run
+
+SOURCE_PROVIDER = "x_SourceProvider"
+DELIVERY_ID = "x_DeliveryId"
 
 # Rows of a sink held as Python tuples before they become Arrow record batches.
 CHUNK_ROWS = 5_000
@@ -65,6 +69,7 @@ class _RunSink(BatchSink):
         key_properties: Sequence[str] | None,
     ) -> None:
         super().__init__(target, stream_name, schema, key_properties)
+        self.target = target
         self.run: Run = target.run  # type: ignore[attr-defined]
 
     @property
@@ -117,7 +122,8 @@ class FocusSink(_RunSink):
         ]
         self.known_columns = frozenset(column.name for column in self.columns)
         self.provider_column = provider_column(spec)
-        self.staged: dict[PartitionKey, _Staged] = {}
+        # Staged per partition and delivery (None: rows merged into the live partition).
+        self.staged: dict[tuple[PartitionKey, str | None], _Staged] = {}
         self.python_rows = 0  # staged rows not yet in Arrow record batches
         self.run.audit.focus_streams.setdefault(self.stream_name, 0)
 
@@ -139,12 +145,15 @@ class FocusSink(_RunSink):
         if violations:
             self._reject(record, violations)
             return
-        provider = record[self.provider_column]
+        # The bill the row comes from (x_SourceProvider, set by mapper-focus) names the
+        # partition, so a provider's bill is replaced as a whole; else the provider column.
+        provider = record.get(SOURCE_PROVIDER) or record[self.provider_column]
         key = PartitionKey.of(provider, record["BillingAccountId"], record["BillingPeriodStart"])
-        audit.providers.add(provider)
-        staged = self.staged.get(key)
+        audit.providers.add(record[self.provider_column])
+        slot = (key, record.get(DELIVERY_ID))
+        staged = self.staged.get(slot)
         if staged is None:
-            staged = self.staged[key] = _Staged(self.arrow_schema)
+            staged = self.staged[slot] = _Staged(self.arrow_schema)
         staged.rows.append(values)
         self.python_rows += 1
         if self.python_rows >= CHUNK_ROWS:
@@ -219,11 +228,14 @@ class FocusSink(_RunSink):
         """Commit: each staged partition merged into its file and replaced atomically."""
         audit = self.run.audit
         self.python_rows = 0
-        for key in sorted(self.staged):
-            staged = self.staged.pop(key)
+        for slot in sorted(self.staged, key=lambda s: (s[0], s[1] or "")):
+            key, delivery_id = slot
+            staged = self.staged.pop(slot)
             batch, superseded = keep_last(staged.table())
             del staged
-            relpath, merged = self.run.dataset.commit(key, batch)
+            relpath, merged = self.run.dataset.commit(key, batch, delivery_id)
+            if delivery_id is not None:
+                self.run.pending_deliveries.add(slot)
             audit.rows_superseded += superseded
             self.tally_duplicate_merged(superseded)
             audit.partition_committed(key, relpath, merged, batch.num_rows)
@@ -283,6 +295,40 @@ class QuarantineSink(_RunSink):
 
     def process_batch(self, context: dict) -> None:
         self.run.publish_quarantine()
+
+
+class DeliverySink(_RunSink):
+    """The mapper's ``focus_deliveries`` stream: a period's delivery is complete.
+
+    Its rows (tagged with x_DeliveryId) were staged; now they replace the period's
+    partitions, one atomic replace per partition, and every older delivery goes with them.
+    """
+
+    def process_record(self, record: dict, context: dict) -> None:
+        # Rows of the delivery may still be buffered: stage them first.
+        for sink in list(self.target._sinks_active.values()):
+            if isinstance(sink, FocusSink):
+                self.target.drain_one(sink)
+        provider = provider_slug(str(record["provider"]))
+        delivery_id = str(record["delivery_id"])
+        for account in record.get("billing_account_ids") or []:
+            key = PartitionKey(provider, str(account), str(record["billing_period"]))
+            relpath, before, after = self.run.dataset.promote(key, delivery_id)
+            self.run.pending_deliveries.discard((key, delivery_id))
+            self.run.audit.delivery_promoted(key, relpath, delivery_id, before, after)
+            self.logger.info(
+                "Delivery %s of %s %s (account %s) replaced %s: %d rows before, %d after",
+                delivery_id,
+                record["provider"],
+                record["billing_period"],
+                account,
+                relpath,
+                before,
+                after,
+            )
+
+    def process_batch(self, context: dict) -> None:
+        """Nothing buffered: each delivery is applied when its record arrives."""
 
 
 class IgnoredSink(_RunSink):

@@ -63,6 +63,14 @@ class Storage(abc.ABC):
         """Replace (or create) the object with ``data``, atomically."""
         self.write_atomic(relpath, lambda path: path.write_bytes(data))
 
+    @abc.abstractmethod
+    def delete(self, relpath: str) -> None:
+        """Remove the object; nothing happens when there is none."""
+
+    @abc.abstractmethod
+    def list(self, prefix: str) -> list[str]:
+        """Relative paths of every object under ``prefix`` (a folder, ending in ``/``)."""
+
 
 class LocalStorage(Storage):
     """A folder on a local (or mounted) file system."""
@@ -98,6 +106,17 @@ class LocalStorage(Storage):
                 temporary.unlink(missing_ok=True)
                 raise
             _fsync_dir(destination.parent)
+
+    def delete(self, relpath: str) -> None:
+        path = self.root / relpath
+        with storage_failures("delete", str(path)):
+            path.unlink(missing_ok=True)
+
+    def list(self, prefix: str) -> list[str]:
+        folder = self.root / prefix
+        if not folder.is_dir():
+            return []
+        return sorted(str(p.relative_to(self.root)) for p in folder.rglob("*") if p.is_file())
 
 
 def _fsync_file(path: Path) -> None:
@@ -179,6 +198,19 @@ class S3Storage(Storage):
             write(path)
             with storage_failures("write", self.describe(relpath)):
                 self.upload(path, self.key(relpath))
+
+    def delete(self, relpath: str) -> None:
+        with storage_failures("delete", self.describe(relpath)):
+            self.client.delete_object(Bucket=self.bucket, Key=self.key(relpath))
+
+    def list(self, prefix: str) -> list[str]:
+        found = []
+        start = len(self.key(""))
+        with storage_failures("list", self.describe(prefix)):
+            paginator = self.client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self.key(prefix)):
+                found += [item["Key"][start:] for item in page.get("Contents", [])]
+        return sorted(found)
 
     def upload(self, path: Path, key: str) -> None:
         """Publish a complete local file as one object (PUT, or an aborted-on-error multipart)."""

@@ -19,7 +19,13 @@ from singer_sdk.target_base import Target
 
 from target_focus.audit import QuarantineLog, RunAudit
 from target_focus.dataset import COMPRESSIONS, FORMATS, ROW_KEY, Dataset
-from target_focus.sinks import DEFAULT_BATCH_ROWS, FocusSink, IgnoredSink, QuarantineSink
+from target_focus.sinks import (
+    DEFAULT_BATCH_ROWS,
+    DeliverySink,
+    FocusSink,
+    IgnoredSink,
+    QuarantineSink,
+)
 from target_focus.storage import Storage, open_storage
 
 if t.TYPE_CHECKING:
@@ -29,6 +35,7 @@ if t.TYPE_CHECKING:
 
 DEFAULT_FOCUS_STREAM = "focus_cost_and_usage"
 QUARANTINE_STREAM = "focus_quarantine"
+DELIVERY_STREAM = "focus_deliveries"
 
 logger = logging.getLogger("target-focus")
 
@@ -67,6 +74,8 @@ class Run:
         )
         self.quarantine = QuarantineLog(self.storage, self.run_id)
         self._warned: set[str] = set()
+        # (partition, delivery) staged this run and not yet completed by a delivery record
+        self.pending_deliveries: set[tuple[t.Any, str | None]] = set()
 
     def ignore_stream(self, stream: str, log: logging.Logger) -> None:
         self.audit.ignored_streams.setdefault(stream, 0)
@@ -88,6 +97,15 @@ class Run:
             return
         try:
             self.publish_quarantine()
+            if self.pending_deliveries:
+                pending = sorted(f"{k.folder} delivery {d}" for k, d in self.pending_deliveries)
+                self.audit.deliveries_pending = pending
+                logger.warning(
+                    "%d staged deliveries were not completed in this run (their periods keep "
+                    "the previous data until a delivery record arrives): %s",
+                    len(pending),
+                    "; ".join(pending[:5]),
+                )
             if status == "succeeded":
                 self.dataset.write_metadata()  # updated every run
         except Exception as exc:
@@ -238,6 +256,8 @@ class TargetFocus(Target):
         properties = schema.get("properties") or {}
         if stream_name == QUARANTINE_STREAM:
             return QuarantineSink
+        if stream_name == DELIVERY_STREAM:
+            return DeliverySink
         if list(key_properties or []) == [ROW_KEY] and "BilledCost" in properties:
             return FocusSink
         if stream_name == DEFAULT_FOCUS_STREAM:

@@ -41,6 +41,19 @@ if t.TYPE_CHECKING:
     from singer_sdk.singerlib import Message
 
 QUARANTINE_STREAM = "focus_quarantine"
+DELIVERY_STREAM = "focus_deliveries"
+DELIVERY_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "x_RowKey": {"type": ["string"]},
+        "provider": {"type": ["string"]},
+        "billing_period": {"type": ["string"], "description": "YYYY-MM"},
+        "billing_account_ids": {"type": ["array"], "items": {"type": "string"}},
+        "delivery_id": {"type": ["string"]},
+        "row_count": {"type": ["integer", "null"]},
+        "source": {"type": ["string", "null"]},
+    },
+}
 QUARANTINE_SCHEMA = {
     "type": "object",
     "properties": {
@@ -141,6 +154,7 @@ class FocusMapper(InlineMapper):
         self.custom_columns: dict[str, dict] = dict(TRACE_COLUMNS)
         self.shape = RowShaper(self.spec, ALL_SPEC_COLUMNS)
         self.quarantine_schema_sent = False
+        self.delivery_schema_sent = False
         self.counts: dict[str, collections.Counter[str]] = collections.defaultdict(
             collections.Counter
         )
@@ -163,8 +177,13 @@ class FocusMapper(InlineMapper):
     def map_schema_message(self, message_dict: dict) -> Iterable[Message]:
         stream = message_dict["stream"]
         mapping = find_mapping(self.mappings, stream, message_dict.get("schema") or {})
-        if mapping is not None:
-            first = not self.active
+        if mapping is not None and mapping.control:
+            self.active[stream] = mapping
+            if not self.delivery_schema_sent:
+                self.delivery_schema_sent = True
+                yield SchemaMessage(DELIVERY_STREAM, DELIVERY_SCHEMA, ["x_RowKey"])
+        elif mapping is not None:
+            first = not any(not m.control for m in self.active.values())
             self.active[stream] = mapping
             new_columns = {
                 name: schema
@@ -207,7 +226,12 @@ class FocusMapper(InlineMapper):
         counts: collections.Counter[str],
     ) -> Iterable[Message]:
         try:
-            rows = [self.shape(row, stream, mapping.provider) for row in mapping.map_record(record)]
+            if mapping.control:
+                rows = list(mapping.map_record(record))
+            else:
+                rows = [
+                    self.shape(row, stream, mapping.provider) for row in mapping.map_record(record)
+                ]
         except MappingError as exc:
             if not self.quarantine:
                 raise UnmappableRecordError(f"cannot map to FOCUS: {exc}") from None
@@ -216,8 +240,9 @@ class FocusMapper(InlineMapper):
             return
         counts["mapped"] += 1
         counts["rows"] += len(rows)
+        out_stream = DELIVERY_STREAM if mapping.control else self.focus_stream
         for row in rows:
-            yield RecordMessage(stream=self.focus_stream, record=row)
+            yield RecordMessage(stream=out_stream, record=row)
 
     def _quarantine(self, stream: str, record: dict, exc: MappingError) -> Iterable[Message]:
         if not self.quarantine_schema_sent:

@@ -28,6 +28,9 @@ class StreamMapping:
     map_record: Callable[[Mapping[str, t.Any]], Iterable[dict[str, t.Any]]]
     record_id: Callable[[Mapping[str, t.Any]], str | None]
     custom_columns: Mapping[str, dict] = field(default_factory=dict)
+    #: A control mapping turns records into `focus_deliveries` messages (a period's
+    #: complete delivery) instead of FOCUS rows.
+    control: bool = False
 
     def accepts(self, schema: Mapping[str, t.Any]) -> bool:
         properties = set((schema or {}).get("properties") or {})

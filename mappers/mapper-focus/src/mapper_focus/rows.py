@@ -11,6 +11,11 @@ UTC = dt.UTC
 
 #: Custom columns every FOCUS row carries, whatever the provider.
 TRACE_COLUMNS: dict[str, dict] = {
+    "x_SourceProvider": {
+        "type": ["string"],
+        "description": "the bill the row comes from (aws, stripe, ...): target-focus "
+        "partitions by it, so one provider's bill is replaced as a whole",
+    },
     "x_SourceStream": {"type": ["string"], "description": "raw stream the row came from"},
     "x_SourceRecordId": {"type": ["string"], "description": "id of the raw record"},
     "x_RowKey": {
@@ -37,6 +42,7 @@ class RowShaper:
 
     def __call__(self, row: t.Mapping[str, t.Any], stream: str, provider: str) -> dict:
         out = dict(self.template)
+        out["x_SourceProvider"] = provider
         for column, value in row.items():
             if column in self.allowed or column.startswith("x_"):
                 out[column] = value

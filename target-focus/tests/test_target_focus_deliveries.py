@@ -11,10 +11,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 from focus_spec import get_spec
+from target_focus.target import TargetFocus
 from target_focus_testdata import (
     STREAM,
     audit_records,
     data_files,
+    focus_messages,
     parquet_rows,
     record_message,
     run_target,
@@ -155,3 +157,23 @@ def test_a_delivery_without_rows_for_an_account_empties_its_partition(tmp_path):
     run_target(settings, delivery_messages("exec-1", [aws_row("a", "exec-1")]))
     run_target(settings, delivery_messages("exec-2", []))
     assert data_files(tmp_path) == []
+
+
+def test_state_follows_every_commit_not_only_the_end(tmp_path, monkeypatch):
+    """A full batch commits every sink and then emits the STATE received before it, so a
+    crashed run resumes from its last commit (here: after k4), not from its start."""
+    emitted = []
+    monkeypatch.setattr(
+        TargetFocus, "_write_state_message", lambda self, state: emitted.append(state)
+    )
+    rows = [stripe_row(f"k{i}") for i in range(1, 6)]
+    messages = [
+        *focus_messages(rows[:2]),
+        state_message({"after": 2}),
+        record_message(rows[2]),
+        record_message(rows[3]),  # batch of 2 full: commit, then {"after": 2}
+        state_message({"after": 4}),
+        record_message(rows[4]),
+    ]
+    run_target({"output_path": str(tmp_path), "batch_size_rows": 2}, messages)
+    assert emitted == [{"after": 2}, {"after": 4}]

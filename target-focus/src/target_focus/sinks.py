@@ -305,10 +305,8 @@ class DeliverySink(_RunSink):
     """
 
     def process_record(self, record: dict, context: dict) -> None:
-        # Rows of the delivery may still be buffered: stage them first.
-        for sink in list(self.target._sinks_active.values()):
-            if isinstance(sink, FocusSink):
-                self.target.drain_one(sink)
+        # Rows of the delivery may still be buffered: stage (commit) everything first.
+        self.target.drain_all()
         provider = provider_slug(str(record["provider"]))
         delivery_id = str(record["delivery_id"])
         for account in record.get("billing_account_ids") or []:

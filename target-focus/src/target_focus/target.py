@@ -222,7 +222,28 @@ class TargetFocus(Target):
         self.max_parallelism = 1
         self._stream_kinds: dict[str, type[Sink]] = {}
         self.run = Run(self.config, f"finfocus target-focus {self.plugin_version}")
+        self._full_drain = False
         TargetFocus._current = self
+
+    def drain_one(self, sink: Sink) -> None:  # type: ignore[misc]  # final in the SDK
+        """Every drain commits every sink, then emits the latest STATE.
+
+        The SDK drains a full sink alone and emits STATE only on a full drain (end of input,
+        every 5 minutes). A full drain instead means each commit is followed by the STATE it
+        covers, so a crashed run resumes from its last commit, not from its start; the
+        STATE still never covers an uncommitted row (it was received before them all).
+        """
+        if self._full_drain:
+            super().drain_one(sink)
+        else:
+            self.drain_all()
+
+    def drain_all(self, *, is_endofpipe: bool = False) -> None:
+        outer, self._full_drain = self._full_drain, True
+        try:
+            super().drain_all(is_endofpipe=is_endofpipe)
+        finally:
+            self._full_drain = outer
 
     def get_sink(
         self,

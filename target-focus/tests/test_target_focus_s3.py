@@ -115,3 +115,30 @@ def test_missing_bucket_is_a_permanent_error(s3, s3_endpoint):
     config = s3_config(s3_endpoint, output_path="s3://no-such-bucket/focus")
     with pytest.raises(PermanentError, match="no-such-bucket"):
         run_target(config, focus_messages([stripe_row("k1")]))
+
+
+def test_dataset_lock_on_s3_refuses_a_second_writer_and_takes_over_a_stale_lock(s3, s3_endpoint):
+    import time
+
+    from target_focus.lock import LOCK_PATH
+
+    busy = {
+        "run_id": "other-run",
+        "host": "elsewhere",
+        "pid": 1,
+        "since": time.time(),
+        "since_utc": "now",
+    }
+    s3.put_object(Bucket=BUCKET, Key=f"focus/{LOCK_PATH}", Body=json.dumps(busy).encode())
+    with pytest.raises(TransientError) as info:
+        run_target(
+            s3_config(s3_endpoint, lock_wait_seconds=0.5), focus_messages([stripe_row("k1")])
+        )
+    assert "being written by another target-focus run (other-run on elsewhere" in str(info.value)
+    assert PARTITION_KEY not in object_keys(s3)
+
+    stale = {**busy, "since": time.time() - 7 * 3600}
+    s3.put_object(Bucket=BUCKET, Key=f"focus/{LOCK_PATH}", Body=json.dumps(stale).encode())
+    run_target(s3_config(s3_endpoint, lock_wait_seconds=0.5), focus_messages([stripe_row("k1")]))
+    assert PARTITION_KEY in object_keys(s3)
+    assert f"focus/{LOCK_PATH}" not in object_keys(s3)  # released at the end

@@ -566,6 +566,8 @@ class Dataset:
         self.created: str | None = None
         self.stored_custom: dict[str, ColumnDef] | None = None  # as in metadata.json
         self.metadata_written = False
+        #: Called before anything of the dataset is written (takes the dataset lock).
+        self.before_write: t.Callable[[], None] = lambda: None
 
     def prepare(self) -> None:
         """Read metadata.json once: refuse another FOCUS version or format, learn x_ columns."""
@@ -596,6 +598,7 @@ class Dataset:
                 )
 
     def write_metadata(self) -> None:
+        self.before_write()
         self.prepare()
         metadata = build_metadata(
             spec=self.spec,
@@ -618,6 +621,7 @@ class Dataset:
         Rows of a delivery (``delivery_id``) go to the delivery's staging file instead; the
         live partition changes only when the delivery completes (``promote``).
         """
+        self.before_write()
         if not self.metadata_written and self.stored_custom != self.custom:
             # A dataset never has data files that metadata.json does not describe.
             self.write_metadata()
@@ -658,6 +662,7 @@ class Dataset:
         doubled remains. A delivery without rows for this partition empties it. Then every
         staged delivery of the partition is removed. Returns (path, rows before, after).
         """
+        self.before_write()
         live = key.relpath(self.file_format)
         before = 0
         with self.storage.local_copy(live) as path:

@@ -64,6 +64,10 @@ class Storage(abc.ABC):
         self.write_atomic(relpath, lambda path: path.write_bytes(data))
 
     @abc.abstractmethod
+    def create_exclusive(self, relpath: str, data: bytes) -> bool:
+        """Create the object with ``data`` only if it does not exist; False if it does."""
+
+    @abc.abstractmethod
     def delete(self, relpath: str) -> None:
         """Remove the object; nothing happens when there is none."""
 
@@ -106,6 +110,18 @@ class LocalStorage(Storage):
                 temporary.unlink(missing_ok=True)
                 raise
             _fsync_dir(destination.parent)
+
+    def create_exclusive(self, relpath: str, data: bytes) -> bool:
+        path = self.root / relpath
+        with storage_failures("write", str(path)):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                descriptor = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                return False
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+            return True
 
     def delete(self, relpath: str) -> None:
         path = self.root / relpath
@@ -198,6 +214,18 @@ class S3Storage(Storage):
             write(path)
             with storage_failures("write", self.describe(relpath)):
                 self.upload(path, self.key(relpath))
+
+    def create_exclusive(self, relpath: str, data: bytes) -> bool:
+        with storage_failures("write", self.describe(relpath)):
+            try:
+                self.client.put_object(
+                    Bucket=self.bucket, Key=self.key(relpath), Body=data, IfNoneMatch="*"
+                )
+            except Exception as exc:
+                if _error_code(exc) in {"PreconditionFailed", "ConditionalRequestConflict"}:
+                    return False
+                raise
+            return True
 
     def delete(self, relpath: str) -> None:
         with storage_failures("delete", self.describe(relpath)):

@@ -19,6 +19,7 @@ from singer_sdk.target_base import Target
 
 from target_focus.audit import QuarantineLog, RunAudit
 from target_focus.dataset import COMPRESSIONS, FORMATS, ROW_KEY, Dataset
+from target_focus.lock import DatasetLock
 from target_focus.sinks import (
     DEFAULT_BATCH_ROWS,
     DeliverySink,
@@ -72,6 +73,13 @@ class Run:
             on_invalid=self.on_invalid,
             output_path=self.storage.uri,
         )
+        self.lock = DatasetLock(
+            self.storage,
+            self.run_id,
+            wait_seconds=float(config.get("lock_wait_seconds", 600)),
+            stale_seconds=float(config.get("lock_stale_seconds", 6 * 3600)),
+        )
+        self.dataset.before_write = self.lock.acquire
         self.quarantine = QuarantineLog(self.storage, self.run_id)
         self._warned: set[str] = set()
         # (partition, delivery) staged this run and not yet completed by a delivery record
@@ -112,6 +120,7 @@ class Run:
             status, error = "failed", describe(exc)
             raise
         finally:
+            self.lock.release()
             where = self.audit.write(self.storage, status, error)
             self.quarantine.close()
             summary = self.audit.summary(status, where)
@@ -197,6 +206,20 @@ class TargetFocus(Target):
             default=DEFAULT_BATCH_ROWS,
             description="Rows per commit: touched partitions are rewritten (and STATE "
             "emitted) at most every this many rows, every 5 minutes and at the end",
+        ),
+        th.Property(
+            "lock_wait_seconds",
+            th.NumberType,
+            default=600,
+            description="How long to wait for another run writing the same dataset before "
+            "giving up with exit 75 (retry later)",
+        ),
+        th.Property(
+            "lock_stale_seconds",
+            th.NumberType,
+            default=6 * 3600,
+            description="Age after which a lock whose holder cannot be checked (another "
+            "host) is taken over",
         ),
         th.Property(
             "load_method",

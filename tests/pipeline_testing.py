@@ -51,6 +51,10 @@ class Database:
         with psycopg.connect(self.url, autocommit=True) as conn:
             return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
+    def execute(self, sql: str) -> None:
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            conn.execute(sql)  # type: ignore[arg-type]
+
     def count(self, table: str) -> int:
         return int(self.query(f"select count(*) from {table}")[0][0])
 

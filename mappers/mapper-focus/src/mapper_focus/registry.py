@@ -44,7 +44,10 @@ def builtin_mappings() -> list[StreamMapping]:
 
     found: list[StreamMapping] = []
     for module in sorted(pkgutil.iter_modules(providers.__path__), key=lambda m: m.name):
-        found.extend(importlib.import_module(f"{providers.__name__}.{module.name}").MAPPINGS)
+        if module.name.startswith("_"):
+            continue  # private helpers and data modules
+        loaded = importlib.import_module(f"{providers.__name__}.{module.name}")
+        found.extend(getattr(loaded, "MAPPINGS", ()))
     return found
 
 

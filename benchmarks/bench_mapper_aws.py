@@ -1,12 +1,15 @@
 """Throughput of the AWS mappings (one core): rows/s of map_record, and with RowShaper."""
 
-import copy, json, pathlib, time, datetime as dt
-from decimal import Decimal
+import datetime as dt
+import json
+import pathlib
+import time
+
 from focus_spec import get_spec
 from mapper_focus.mapper import ALL_SPEC_COLUMNS
-from mapper_focus.rows import RowShaper
 from mapper_focus.providers.aws_cur import map_cur2, map_legacy
 from mapper_focus.providers.aws_focus import map_focus_export
+from mapper_focus.rows import RowShaper
 
 FX = pathlib.Path("/work/main/mappers/mapper-focus/tests/fixtures/aws")
 

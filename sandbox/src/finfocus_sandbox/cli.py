@@ -3,6 +3,10 @@
     finfocus-sandbox stripe --port 12111 --seed 1 --days 120 --balance-transactions 2000 \\
         --api-key sk_test_finfocus --accounts acct_1ConnectedJP,acct_1ConnectedEU \\
         --faults '[{"kind": "rate_limit", "path": "^/v1/charges$", "times": 2}]'
+    finfocus-sandbox anthropic --port 12112 --seed 1 --days 60 --workspaces 3 \\
+        --admin-key sk-ant-admin01-finfocus-sandbox
+    finfocus-sandbox openai --port 12113 --seed 1 --days 90 --projects 4 \\
+        --admin-key sk-admin-finfocus --api-key sk-proj-finfocus
 
 Prints exactly one line to stdout, the base URL, once the server accepts requests; then
 one line per request on stderr (without credentials), unless --quiet.
@@ -18,6 +22,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from finfocus_sandbox.anthropic import DEFAULT_ADMIN_KEY, AnthropicDataset, FakeAnthropic
+from finfocus_sandbox.openai import FakeOpenAI, OpenAIDataset
 from finfocus_sandbox.stripe import FakeStripe, StripeDataset
 
 
@@ -64,11 +70,58 @@ def build_parser() -> argparse.ArgumentParser:
     stripe.add_argument("--now", type=int, default=None, help="dataset clock (unix seconds)")
     stripe.add_argument("--faults", type=_faults, default=[], help="JSON list or @file")
     stripe.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
+
+    anthropic = providers.add_parser("anthropic", help="a fake Anthropic Admin API")
+    anthropic.add_argument("--host", default="127.0.0.1")
+    anthropic.add_argument("--port", type=int, default=12112, help="0 picks a free port")
+    anthropic.add_argument("--seed", type=int, default=1)
+    anthropic.add_argument("--days", type=int, default=60, help="complete days of usage")
+    anthropic.add_argument("--workspaces", type=int, default=3, help="besides the default one")
+    anthropic.add_argument(
+        "--admin-key",
+        action="append",
+        dest="admin_keys",
+        metavar="KEY",
+        help=f"accepted Admin API key (repeatable; default {DEFAULT_ADMIN_KEY})",
+    )
+    anthropic.add_argument("--now", type=int, default=None, help="dataset clock (unix seconds)")
+    anthropic.add_argument("--faults", type=_faults, default=[], help="JSON list or @file")
+    anthropic.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
+
+    openai = providers.add_parser("openai", help="a fake OpenAI admin API (costs, usage)")
+    openai.add_argument("--host", default="127.0.0.1")
+    openai.add_argument("--port", type=int, default=12113, help="0 picks a free port")
+    openai.add_argument("--seed", type=int, default=1)
+    openai.add_argument("--days", type=int, default=90)
+    openai.add_argument("--projects", type=int, default=4)
+    openai.add_argument("--keys-per-project", type=int, default=2)
+    openai.add_argument(
+        "--admin-key",
+        action="append",
+        dest="admin_keys",
+        metavar="KEY",
+        help="accepted admin key (repeatable; default sk-admin-finfocus)",
+    )
+    openai.add_argument(
+        "--api-key",
+        action="append",
+        dest="api_keys",
+        default=[],
+        metavar="KEY",
+        help="a valid key without admin scopes, answered 403 (repeatable)",
+    )
+    openai.add_argument("--now", type=int, default=None, help="dataset clock (unix seconds)")
+    openai.add_argument("--faults", type=_faults, default=[], help="JSON list or @file")
+    openai.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.provider == "anthropic":
+        return _serve_anthropic(args)
+    if args.provider == "openai":
+        return _serve_openai(args)
     dataset = StripeDataset.generate(
         seed=args.seed,
         days=args.days,
@@ -83,12 +136,61 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         echo_requests=None if args.quiet else sys.stderr,
     )
+    banner = (
+        f"fake Stripe for {', '.join(dataset.account_ids)} "
+        f"({args.balance_transactions} balance transactions each)"
+    )
+    return serve(fake, args, banner)
+
+
+def _serve_anthropic(args: argparse.Namespace) -> int:
+    dataset = AnthropicDataset.generate(
+        seed=args.seed, days=args.days, workspaces=args.workspaces, now=args.now
+    )
+    fake = FakeAnthropic(
+        dataset,
+        admin_keys=args.admin_keys or [DEFAULT_ADMIN_KEY],
+        host=args.host,
+        port=args.port,
+        echo_requests=None if args.quiet else sys.stderr,
+    )
+    banner = (
+        f"fake Anthropic Admin API for organization {dataset.organization['id']} "
+        f"({args.days} days, {args.workspaces} workspaces besides the default)"
+    )
+    return serve(fake, args, banner)
+
+
+def _serve_openai(args: argparse.Namespace) -> int:
+    dataset = OpenAIDataset.generate(
+        seed=args.seed,
+        days=args.days,
+        projects=args.projects,
+        keys_per_project=args.keys_per_project,
+        now=args.now,
+    )
+    fake = FakeOpenAI(
+        dataset,
+        admin_keys=args.admin_keys or ["sk-admin-finfocus"],
+        api_keys=args.api_keys,
+        host=args.host,
+        port=args.port,
+        echo_requests=None if args.quiet else sys.stderr,
+    )
+    banner = (
+        f"fake OpenAI admin API for organization {dataset.organization['id']} "
+        f"({args.days} days, {len(dataset.projects)} projects)"
+    )
+    return serve(fake, args, banner)
+
+
+def serve(fake: Any, args: argparse.Namespace, banner: str) -> int:
+    """Add --faults, start `fake`, print its URL, serve until SIGTERM or SIGINT."""
     try:
         fake.faults.add(*args.faults)
     except (TypeError, ValueError) as exc:
         print(f"finfocus-sandbox: invalid --faults: {exc}", file=sys.stderr)
         return 2
-
     stop = threading.Event()
 
     def request_stop(signum: int, frame: object) -> None:
@@ -102,12 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"finfocus-sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
     print(url, flush=True)
-    print(
-        f"finfocus-sandbox: fake Stripe for {', '.join(dataset.account_ids)} "
-        f"({args.balance_transactions} balance transactions each); Ctrl-C to stop",
-        file=sys.stderr,
-        flush=True,
-    )
+    print(f"finfocus-sandbox: {banner}; Ctrl-C to stop", file=sys.stderr, flush=True)
     while not stop.wait(0.5):
         pass
     fake.stop()

@@ -261,7 +261,7 @@ class TargetFocus(Target):
         else:
             self.drain_all()
 
-    def drain_all(self, *, is_endofpipe: bool = False) -> None:
+    def drain_all(self, *, is_endofpipe: bool = False) -> None:  # type: ignore[misc]
         outer, self._full_drain = self._full_drain, True
         try:
             super().drain_all(is_endofpipe=is_endofpipe)

@@ -1,0 +1,1 @@
+"""Singer tap for Anthropic's Admin API (Claude API cost and usage)."""

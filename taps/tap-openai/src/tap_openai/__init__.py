@@ -1,0 +1,1 @@
+"""tap-openai: OpenAI organization costs and usage as Singer streams."""

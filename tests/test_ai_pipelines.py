@@ -87,3 +87,39 @@ def test_anthropic_costs_reconcile_and_restated_days_replace(meltano, tmp_path):
         found = rows(tmp_path / "focus")
         assert billed(found) == dataset.total_cost_cents().scaleb(-2)
         assert len(found) == len(keys)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_ai_output_passes_the_finops_foundation_validator(meltano, tmp_path, provider):
+    import subprocess
+    from pathlib import Path
+
+    validator = Path(__file__).resolve().parents[2] / "shared" / "tools" / "focus-validate"
+    env = {"MAPPER_FOCUS_FOCUS_VERSION": "1.2", "TARGET_FOCUS_FOCUS_VERSION": "1.2"}
+    if provider == "openai":
+        dataset = OpenAIDataset.generate(seed=5, days=10, projects=2)
+        fake = FakeOpenAI(dataset, admin_keys={OPENAI_KEY})
+        env |= {
+            "TAP_OPENAI_ADMIN_API_KEY": OPENAI_KEY,
+            "TAP_OPENAI_START_DATE": iso(dataset.first_day),
+        }
+    else:
+        dataset = AnthropicDataset.generate(seed=5, days=10, workspaces=2)
+        fake = FakeAnthropic(dataset, admin_keys={ANTHROPIC_KEY})
+        env |= {
+            "TAP_ANTHROPIC_ADMIN_API_KEY": ANTHROPIC_KEY,
+            "TAP_ANTHROPIC_START_DATE": iso(dataset.start),
+        }
+    with fake:
+        env[f"TAP_{provider.upper()}_API_URL"] = fake.url
+        meltano.ok("run", f"tap-{provider}", "focus", "target-focus", extra_env=env)
+    files = sorted((tmp_path / "focus" / "data").rglob("*.parquet"))
+    assert files
+    result = subprocess.run(
+        [str(validator), "--version", "1.2", *map(str, files)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]

@@ -74,6 +74,10 @@ class FinfocusRESTStream(RESTStream[t.Any]):
     provider: str = "the API"
     #: Response header with which the provider says a failure must not be retried.
     no_retry_header: tuple[str, str] | None = None
+    #: Response header carrying the provider's unique request id. A response whose id was
+    #: seen before is a replay (a caching proxy, a confused load balancer): retried,
+    #: because a replayed page stands for a different page whose objects would be lost.
+    request_id_header: str | None = None
 
     # --- responses, errors, retries ------------------------------------------------
 
@@ -91,7 +95,24 @@ class FinfocusRESTStream(RESTStream[t.Any]):
             raise RetriableAPIError(self.describe_failure(response), response)
         if status >= HTTPStatus.BAD_REQUEST:
             raise FatalAPIError(self.describe_failure(response))
+        self.check_not_replayed(response)
         self.check_page(response)
+
+    def check_not_replayed(self, response: requests.Response) -> None:
+        if not self.request_id_header:
+            return
+        request_id = response.headers.get(self.request_id_header)
+        if not request_id:
+            return
+        seen: set[str] = self.__dict__.setdefault("_finfocus_request_ids", set())
+        if request_id in seen:
+            path = urlparse(response.url).path
+            raise RetriableAPIError(
+                f"{self.provider} answered GET {path} with a response it had already sent "
+                f"({self.request_id_header} {request_id})",
+                response,
+            )
+        seen.add(request_id)
 
     def describe_failure(self, response: requests.Response) -> str:
         """One line: who refused what, and the provider's own reason, secret-free."""

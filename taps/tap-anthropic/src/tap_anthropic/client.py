@@ -69,6 +69,7 @@ class AnthropicStream(FinfocusRESTStream):
     """A stream of Anthropic's Admin API."""
 
     provider = "Anthropic"
+    request_id_header = "request-id"
     # Anthropic says "do not retry" with x-should-retry: false (its SDKs honour it too).
     no_retry_header = ("x-should-retry", "false")
 

@@ -93,6 +93,7 @@ class OpenAIStream(FinfocusRESTStream):
     """A stream of OpenAI's admin API (costs, usage, projects): auth, errors, retries."""
 
     provider = "OpenAI"
+    request_id_header = "x-request-id"
     schema = StreamSchema(SchemaDirectory(resources.files("tap_openai") / "schemas"))
     # Nested objects (amount, owner) are kept exactly as OpenAI sends them; top-level
     # fields the schema does not know (new in the API) are dropped with a warning.

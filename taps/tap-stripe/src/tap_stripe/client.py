@@ -78,6 +78,7 @@ class StripeStream(FinfocusRESTStream):
     """One Stripe list endpoint, read per account in created-time windows."""
 
     provider = "Stripe"
+    request_id_header = "Request-Id"
     no_retry_header = ("Stripe-Should-Retry", "false")
 
     # Set by each stream class:
@@ -180,11 +181,26 @@ class StripeStream(FinfocusRESTStream):
             raise RetriableAPIError(f"Stripe answered GET {path} without a list", response)
         if body.get("has_more") and not body["data"]:
             raise RetriableAPIError(f"Stripe answered GET {path} with an empty page", response)
-        after = _query_value(response.request.url or "", "starting_after")
+        url = response.request.url or ""
+        after = _query_value(url, "starting_after")
         if after and any(obj.get("id") == after for obj in body["data"]):
             raise RetriableAPIError(
                 f"Stripe answered GET {path} with a page it had already sent", response
             )
+        # A page replayed from another window (a caching proxy, a confused load balancer)
+        # is a valid list, but of objects outside the window asked for: retry, or the
+        # window's real objects would be lost.
+        lower, upper = _query_value(url, "created[gte]"), _query_value(url, "created[lt]")
+        if lower is not None and upper is not None:
+            low, high = int(lower), int(upper)
+            for obj in body["data"]:
+                created = obj.get("created")
+                if isinstance(created, int) and not low <= created < high:
+                    raise RetriableAPIError(
+                        f"Stripe answered GET {path} with {obj.get('id')} created at {created}, "
+                        f"outside the window [{low}, {high}) it was asked for",
+                        response,
+                    )
 
     def parse_response(self, response: requests.Response) -> Iterable[dict]:
         yield from response_json(response)["data"]

@@ -108,11 +108,12 @@ def _credit_row(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def test_1_3_states_that_quantities_need_a_sku_price() -> None:
+def test_quantities_do_not_depend_on_a_sku_price() -> None:
+    # A 1.3 draft tied PricingQuantity & co. to SkuPriceId ("MUST be null when SkuPriceId is
+    # null"); the released column texts tie them to ChargeCategory/ChargeClass only, as 1.2
+    # does (see README, doubtful rule 8). A credit with a quantity is valid in both.
     assert get_spec("1.2").validate_row(_credit_row(usage_row_1_2())) == []
-    assert _rules(get_spec("1.3").validate_row(_credit_row(usage_row_1_3()))) == {
-        ("PricingQuantity", "must-be-null")
-    }
+    assert get_spec("1.3").validate_row(_credit_row(usage_row_1_3())) == []
 
 
 def test_1_3_needs_unit_prices_with_a_sku_price_even_for_corrections() -> None:

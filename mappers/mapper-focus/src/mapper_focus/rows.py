@@ -103,6 +103,24 @@ def as_decimal(value: object, *, where: tuple[str, str | None, str]) -> Decimal:
     return result
 
 
+#: Scale of FOCUS decimals in the datasets finfocus writes (Parquet decimal128(38, 18)).
+COST_SCALE = Decimal("1e-18")
+
+
+def derived_cost(unit_price: Decimal, quantity: Decimal) -> Decimal:
+    """unit price x quantity, for costs finfocus computes (ListCost, ContractedCost).
+
+    Amounts a provider sends are never rounded (a value that does not fit is an error).
+    A product of two provider decimals can carry more places than any amount (a 10-place
+    rate times a 10-place quantity): it is rounded half-even to the dataset's 18 places,
+    a difference below 1e-18 that FOCUS's "price x quantity = cost" rule accepts.
+    """
+    product = unit_price * quantity
+    if product.as_tuple().exponent < -18:  # type: ignore[operator]
+        return product.quantize(COST_SCALE)
+    return product
+
+
 def require(record: t.Mapping[str, t.Any], field: str, stream: str, record_id: str | None) -> t.Any:
     value = record.get(field)
     if value is None or value == "":

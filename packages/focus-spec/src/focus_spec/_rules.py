@@ -470,17 +470,6 @@ _PRICED_COLUMNS = (
     "SkuId",
     "SkuPriceId",
 )
-# 1.3: "MUST be null when SkuPriceId is null" (stated explicitly since 1.3).
-_NULL_WITHOUT_SKU_PRICE = (
-    "CommitmentDiscountQuantity",
-    "ConsumedQuantity",
-    "ContractedUnitPrice",
-    "ListUnitPrice",
-    "PricingCategory",
-    "PricingCurrencyContractedUnitPrice",
-    "PricingCurrencyListUnitPrice",
-    "PricingQuantity",
-)
 # 1.3: "MUST NOT be null when SkuPriceId is not null".
 _NOT_NULL_WITH_SKU_PRICE = (
     "ContractedUnitPrice",
@@ -657,8 +646,6 @@ def null_rules(version: str, columns: Iterable[str]) -> list[NullRule]:
         rules.append((name, True, _is_null(parent), f"when {parent} is null"))
         rules.append((name, False, _is_not_null(parent), f"when {parent} is not null"))
     if version != "1.2":
-        for name in _NULL_WITHOUT_SKU_PRICE:
-            rules.append((name, True, _present_and_null("SkuPriceId"), "when SkuPriceId is null"))
         for name in _NOT_NULL_WITH_SKU_PRICE:
             rules.append((name, False, _is_not_null("SkuPriceId"), "when SkuPriceId is not null"))
         rules.append(

@@ -651,6 +651,7 @@ class LineItemGenerator:
                     "line_item_legal",
                     "product",
                     "pricing_currency",
+                    "pricing_unit",  # AWS repeats the covered line's pricing unit
                 )
             )
         }

@@ -46,6 +46,10 @@ CUSTOM_COLUMNS: dict[str, dict] = {
     "x_AwsProductCode": {**_STRING, "description": "CUR line_item_product_code"},
     "x_AwsServiceCode": {**_STRING, "description": "CUR product_servicecode"},
     "x_AwsBillingEntity": {**_STRING, "description": "CUR bill_billing_entity"},
+    "x_AwsInvoicingEntity": {
+        **_STRING,
+        "description": "CUR bill_invoicing_entity: the legal entity on the invoice",
+    },
     "x_AwsUnblendedCost": {
         **_DECIMAL,
         "description": "CUR line_item_unblended_cost (BilledCost is net unblended when "
@@ -156,3 +160,31 @@ def is_aws_entity(name: str | None) -> bool:
 
 
 MAPPINGS: tuple[()] = ()  # a helper module: no stream of its own
+
+
+# AWS writes time in units as "Hrs" and "Mo" ("GB-Mo", "LCU-Hrs"); FOCUS unit format
+# spells plural time units out ("GB-Months"). A rename only: quantities and prices keep
+# their scale, so ListUnitPrice x PricingQuantity stays exact.
+_TIME_SUFFIXES = (
+    ("-Hrs", "-Hours"),
+    ("-Hr", "-Hours"),
+    ("-Hour", "-Hours"),
+    ("-Mo", "-Months"),
+    ("-Month", "-Months"),
+    ("-Second", "-Seconds"),
+    ("-Minute", "-Minutes"),
+    ("-Day", "-Days"),
+)
+_STANDALONE = {"Hrs": "Hours", "Hr": "Hours", "Mo": "Months", "Lambda-GB-Second": "GB-Seconds"}
+
+
+def focus_unit(unit: str | None) -> str | None:
+    """An AWS unit in FOCUS unit format: "GB-Mo" -> "GB-Months", "Hrs" -> "Hours"."""
+    if not unit:
+        return unit
+    if unit in _STANDALONE:
+        return _STANDALONE[unit]
+    for suffix, focus in _TIME_SUFFIXES:
+        if unit.endswith(suffix):
+            return unit[: -len(suffix)] + focus
+    return unit

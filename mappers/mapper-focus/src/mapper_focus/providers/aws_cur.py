@@ -38,12 +38,13 @@ from mapper_focus.providers.aws_common import (
     ZERO,
     Timestamps,
     decimal_or_none,
+    focus_unit,
     month_of,
     record_id,
 )
 from mapper_focus.providers.aws_services import service_for
 from mapper_focus.registry import StreamMapping
-from mapper_focus.rows import MappingError, row_key
+from mapper_focus.rows import MappingError, derived_cost, row_key
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -408,15 +409,21 @@ class CurMapper:
         host: str | None
         if billing_entity == MARKETPLACE:
             seller = legal_entity or MARKETPLACE
-            provider = seller
+            # FOCUS 1.2: AWS Marketplace makes the product available and invoices it (it
+            # is not a third-party payment); the seller publishes it. 1.3's
+            # ServiceProviderName is the seller.
+            provider = MARKETPLACE
+            service_provider = seller
             publisher = seller
             invoice_issuer = MARKETPLACE
             host = AWS if resource_id else seller
             service = (product_name or product_code or MARKETPLACE, "Other", "Other (Other)")
         else:
-            provider = AWS
+            provider = service_provider = AWS
             publisher = legal_entity or AWS
-            invoice_issuer = text("bill_invoicing_entity") or DEFAULT_INVOICE_ISSUER
+            # The issuer by name, as ProviderName names the provider: the FOCUS 1.2
+            # third-party rule compares the two. The legal entity is x_AwsInvoicingEntity.
+            invoice_issuer = AWS
             host = AWS
             service = service_for(product_code, product_name)
         if category in HOSTLESS:
@@ -434,7 +441,7 @@ class CurMapper:
         # --- resource
         resource_type = resource_name = None
         if resource_id is not None:
-            resource_type = _resource_type(resource_id, prod("product_family"), service[0])
+            resource_type = classify_resource(resource_id, prod("product_family"), service[0])
             resource_name = resource_id
             if tags:
                 for tag in NAME_TAGS:
@@ -457,8 +464,12 @@ class CurMapper:
         list_price = contracted_price = None
         consumed = consumed_unit = None
         pricing_category = None
-        sku_id = prod("sku")
-        sku_price_id = text("pricing_rate_code") or text("pricing_rate_id")
+        # FOCUS wants a SKU and a SKU price on every Usage and Purchase row. AWS leaves them
+        # empty on some lines (commitment fees, some Marketplace usage: a documented gap of
+        # its own FOCUS export): the usage type names what was charged, and the spec lets
+        # SkuPriceId equal SkuId when there is no separate price id.
+        sku_id = prod("sku") or text("line_item_usage_type")
+        sku_price_id = text("pricing_rate_code") or text("pricing_rate_id") or sku_id
         list_cost = contracted_cost = billed
         effective = billed
 
@@ -512,11 +523,15 @@ class CurMapper:
                     else:  # SavingsPlanNegation: offsets the covered usage's on-demand cost
                         effective = ZERO
                         quantity = consumed = commitment_quantity = ZERO
+                        # Zero quantities still need a unit (FOCUS); AWS repeats the covered
+                        # line's, and "Units" stands in when an export leaves it out.
+                        unit = unit or "Units"
+                        consumed_unit = consumed_unit or unit
                         contracted_price = list_price = list_price if list_price else ZERO
                         if list_price < 0:
                             contracted_price = list_price = -list_price
             if list_price is not None and quantity is not None:
-                list_cost = list_price * quantity
+                list_cost = derived_cost(list_price, quantity)
             else:
                 public_cost = dec("pricing_public_on_demand_cost")
                 if public_cost is not None:
@@ -524,7 +539,7 @@ class CurMapper:
                 elif kind != "usage":
                     list_cost = ZERO
             if contracted_price is not None and quantity is not None:
-                contracted_cost = contracted_price * quantity
+                contracted_cost = derived_cost(contracted_price, quantity)
         elif category == "Purchase":
             pricing_category = "Standard"
             if kind in ("ri_fee", "sp_recurring", "sp_upfront") or (
@@ -539,8 +554,8 @@ class CurMapper:
             else:
                 list_price = rate
                 contracted_price = contracted_rate if contracted_rate is not None else rate
-                list_cost = list_price * quantity
-                contracted_cost = contracted_price * quantity
+                list_cost = derived_cost(list_price, quantity)
+                contracted_cost = derived_cost(contracted_price, quantity)
             if kind in ("ri_fee", "fee"):
                 commitment_id = text("reservation_reservation_a_r_n")
                 if commitment_id is not None:
@@ -562,6 +577,9 @@ class CurMapper:
                     unused = _sp_unused(net, dec, currency)
                 else:
                     commitment_quantity = unblended
+            if commitment_id is not None and commitment_quantity is None:
+                # No reserved-units columns on the line: what the fee itself covers.
+                commitment_quantity, commitment_unit = quantity, unit
             if commitment_quantity is None:
                 commitment_unit = None
         elif kind == "discount":
@@ -614,9 +632,9 @@ class CurMapper:
             "CommitmentDiscountQuantity": commitment_quantity if commitment_id else None,
             "CommitmentDiscountStatus": commitment_status if commitment_id else None,
             "CommitmentDiscountType": commitment_type if commitment_id else None,
-            "CommitmentDiscountUnit": commitment_unit if commitment_id else None,
+            "CommitmentDiscountUnit": focus_unit(commitment_unit) if commitment_id else None,
             "ConsumedQuantity": consumed,
-            "ConsumedUnit": consumed_unit if consumed is not None else None,
+            "ConsumedUnit": focus_unit(consumed_unit) if consumed is not None else None,
             "ContractedCost": contracted_cost,
             "ContractedUnitPrice": contracted_price if priced else None,
             "EffectiveCost": effective,
@@ -627,7 +645,7 @@ class CurMapper:
             "ListUnitPrice": list_price if priced else None,
             "PricingCategory": pricing_category,
             "PricingQuantity": quantity if priced else None,
-            "PricingUnit": unit if priced and quantity is not None else None,
+            "PricingUnit": focus_unit(unit) if priced and quantity is not None else None,
             "ProviderName": provider,
             "PublisherName": publisher,
             "RegionId": region_id,
@@ -637,7 +655,7 @@ class CurMapper:
             "ResourceType": resource_type,
             "ServiceCategory": service[1],
             "ServiceName": service[0],
-            "ServiceProviderName": provider,
+            "ServiceProviderName": service_provider,
             "ServiceSubcategory": service[2],
             "SkuId": sku_id if priced else None,
             "SkuMeter": text("line_item_usage_type") if sku_id and priced else None,
@@ -660,6 +678,7 @@ class CurMapper:
             "x_AwsProductCode": product_code,
             "x_AwsServiceCode": prod("servicecode"),
             "x_AwsBillingEntity": billing_entity,
+            "x_AwsInvoicingEntity": text("bill_invoicing_entity") or DEFAULT_INVOICE_ISSUER,
             "x_AwsUnblendedCost": unblended,
             "x_AwsCostCategories": categories or None,
             "x_AwsDiscounts": discounts or None,
@@ -683,10 +702,14 @@ class CurMapper:
                 "ChargeDescription": f"Unused commitment: {row['ChargeDescription'] or line_type}",
                 "PricingCategory": "Committed",
                 "PricingQuantity": quantity_unused,
-                "PricingUnit": unused_pricing_unit if quantity_unused is not None else None,
+                "PricingUnit": (
+                    focus_unit(unused_pricing_unit) if quantity_unused is not None else None
+                ),
                 "CommitmentDiscountStatus": "Unused",
                 "CommitmentDiscountQuantity": commitment_unused,
-                "CommitmentDiscountUnit": unused_unit if commitment_unused is not None else None,
+                "CommitmentDiscountUnit": (
+                    focus_unit(unused_unit) if commitment_unused is not None else None
+                ),
                 "ConsumedQuantity": None,
                 "ConsumedUnit": None,
                 "HostProviderName": AWS,
@@ -810,7 +833,7 @@ def _tags(
     return out or None
 
 
-def _resource_type(resource_id: str, product_family: str | None, service_name: str) -> str:
+def classify_resource(resource_id: str, product_family: str | None, service_name: str) -> str:
     """What kind of resource an id names: from an ARN's resource type, a known id
     prefix (i-, vol-, ...), else the product family, else the service."""
     if resource_id.startswith("arn:"):

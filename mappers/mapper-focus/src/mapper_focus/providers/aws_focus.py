@@ -38,7 +38,7 @@ from mapper_focus.providers.aws_common import (
     is_aws_entity,
     record_id,
 )
-from mapper_focus.providers.aws_cur import TAP_REQUIRED
+from mapper_focus.providers.aws_cur import TAP_REQUIRED, classify_resource
 from mapper_focus.providers.aws_services import AWS_SERVICES
 from mapper_focus.registry import StreamMapping
 from mapper_focus.rows import MappingError, row_key
@@ -142,6 +142,11 @@ class FocusExportMapper:
 
         if row.get("SkuMeter") is None and row.get("SkuId") is not None:
             row["SkuMeter"] = row.get("x_AwsUsageType")
+        # 1.2 requires a ResourceType with every ResourceId (AWS's 1.0 export has none).
+        if row.get("ResourceId") and not row.get("ResourceType"):
+            row["ResourceType"] = classify_resource(
+                str(row["ResourceId"]), None, str(row.get("ServiceName") or AWS)
+            )
 
         # FOCUS 1.3 entities: AWS's 1.0 rows name the seller of a Marketplace offer in
         # PublisherName (ProviderName stays AWS).

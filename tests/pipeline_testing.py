@@ -90,6 +90,7 @@ class Meltano:
 
     def run(self, *args: str, timeout: float = 600, extra_env: dict | None = None):
         env = {**os.environ, **QUIET, **self.env, **(extra_env or {})}
+        env = {k: v for k, v in env.items() if v is not None}  # None: unset it
         return subprocess.run(
             [MELTANO, *args],
             cwd=ROOT,

@@ -109,7 +109,7 @@ def test_cur2_month_reconciles_and_a_restatement_replaces_it(meltano, s3, s3_end
     assert {p: p.read_bytes() for p in (tmp_path / "focus" / "data").rglob("*.parquet")} == files
 
 
-@pytest.mark.parametrize("kind", ["cur2-csv", "legacy-cur"])
+@pytest.mark.parametrize("kind", ["cur2-csv", "legacy-cur", "focus-export"])
 def test_each_export_kind_reconciles_exactly(meltano, s3, s3_endpoint, tmp_path, kind):
     client, bucket = s3
     # Without discounts, net and unblended agree and the amortized total is exact.

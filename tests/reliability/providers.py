@@ -50,13 +50,18 @@ class Provider:
             **extra,
         }
 
-    def meltano_env(self, fake: Any, key: str, extra: dict[str, Any]) -> dict[str, str]:
+    def meltano_env(self, fake: Any, key: str, extra: dict[str, Any]) -> dict[str, str | None]:
         prefix = self.tap.upper().replace("-", "_")
         env = {
             f"{prefix}_{k.upper()}": (v if isinstance(v, str) else json.dumps(v))
             for k, v in self.config(fake, key, extra).items()
         }
+        for name, value in self.config(fake, key, extra).items():
+            if value == []:  # Meltano ignores an empty array from the environment: unset it
+                env[f"{prefix}_{name.upper()}"] = None  # type: ignore[assignment]
         env[f"{prefix}_REQUEST_TIMEOUT"] = "10"
+        # Meltano 4.4.1 cannot pass a decimal setting given as an environment variable.
+        env.pop(f"{prefix}_BACKOFF_BASE_SECONDS", None)
         return env
 
     def run_cli(
@@ -80,6 +85,7 @@ def _stripe(key: str) -> tuple[Any, dict]:
     return FakeStripe(dataset, api_keys={key}), {
         "start_date": iso(dataset.now - 86400 * 80),
         "window_days": 30,
+        "account_ids": [],
     }
 
 

@@ -139,3 +139,11 @@ def test_invalid_config_is_one_line_exit_2(config, tmp_path, change, needle):
 
 def test_stream_count_is_what_the_design_lists():
     assert len(STREAM_KINDS) == 14  # + invoice_line_items, a child of invoices
+
+
+def test_no_piece_of_the_key_in_a_403(fake, config, tmp_path):
+    run = run_tap({**config, "account_ids": ["acct_1NotConnected0"]}, tmp_path)
+    assert run.returncode == 2
+    last = run.stderr.strip().splitlines()[-1]
+    assert "<api_key>" in last  # Stripe's masked echo of the key, replaced
+    assert API_KEY[-4:] not in last

@@ -19,6 +19,7 @@ How a stream reads Stripe (per account, the platform and each connected account)
 from __future__ import annotations
 
 import datetime as dt
+import re
 import typing as t
 from http import HTTPStatus
 from importlib import resources
@@ -51,6 +52,7 @@ EVENT_RETENTION = dt.timedelta(days=30)
 # Events a little younger than 30 days may already be gone by the time we page to them.
 EVENT_RETENTION_MARGIN = dt.timedelta(hours=1)
 PAGE_LIMIT = 100
+MASKED_KEY = re.compile(r"\b(?:sk|rk|pk)_(?:test|live)_[*A-Za-z0-9]+")
 
 
 def to_unix(moment: dt.datetime) -> int:
@@ -162,6 +164,9 @@ class StripeStream(FinfocusRESTStream):
         if response.status_code == HTTPStatus.UNAUTHORIZED:
             # Stripe echoes a masked key here; say what to do instead.
             message = "the API key was rejected; check api_key (a secret or restricted key)"
+        # Stripe quotes the key masked but for its last characters ('sk_test_****41b8'):
+        # no piece of a key goes into our messages.
+        message = MASKED_KEY.sub("<api_key>", message)
         return f"{' '.join(parts)}: {message}"
 
     def validate_response(self, response: requests.Response) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 
@@ -147,3 +148,17 @@ def test_no_piece_of_the_key_in_a_403(fake, config, tmp_path):
     last = run.stderr.strip().splitlines()[-1]
     assert "<api_key>" in last  # Stripe's masked echo of the key, replaced
     assert API_KEY[-4:] not in last
+
+
+def test_a_catalog_selecting_an_unknown_stream_is_refused(config, tmp_path):
+    discovered = json.loads(run_tap(config, tmp_path, "--discover").stdout)
+    bogus = json.loads(json.dumps(discovered["streams"][0]))
+    bogus["tap_stream_id"] = bogus["stream"] = "balance_transactionz"
+    discovered["streams"].append(bogus)
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(discovered))
+    run = run_tap(config, tmp_path, "--catalog", str(catalog))
+    assert run.returncode == 2
+    last = run.stderr.strip().splitlines()[-1]
+    assert "balance_transactionz, not a stream of tap-stripe" in last
+    assert not run.messages

@@ -6,16 +6,13 @@ import datetime as dt
 import functools
 import re
 import typing as t
-from urllib.parse import urlparse
 
-from finfocus_common.errors import ConfigError, run_cli
-from finfocus_common.redact import install_log_redaction, register_secret
-from singer_sdk import Tap
+from finfocus_common.errors import run_cli
+from finfocus_common.tap import FinfocusTap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError
 
-from tap_anthropic.client import BUCKET_WIDTHS, UTC, parse_datetime
+from tap_anthropic.client import BUCKET_WIDTHS, parse_datetime
 from tap_anthropic.streams import (
     STREAM_TYPES,
     OrganizationStream,
@@ -31,7 +28,7 @@ VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 STANDARD_KEY_PREFIX = "sk-ant-api"
 
 
-class TapAnthropic(Tap):
+class TapAnthropic(FinfocusTap):
     """Singer tap for Anthropic's Admin API: Claude API cost and usage, workspaces, keys."""
 
     name = "tap-anthropic"
@@ -112,28 +109,11 @@ class TapAnthropic(Tap):
         ),
     ).to_dict()
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        # Captured once: every stream of the run reads up to the same instant.
-        self.run_started_at = dt.datetime.now(tz=UTC).replace(microsecond=0)
-        super().__init__(*args, **kwargs)
-        register_secret(self.config.get("admin_api_key"))
-        install_log_redaction()
+    secret_settings = ("admin_api_key",)
+    positive_settings = ("request_timeout", "window_days")
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        try:
-            errors = super()._validate_config(raise_errors=raise_errors)
-        except ConfigValidationError as exc:
-            raise ConfigError("invalid config: " + "; ".join(exc.errors)) from None
-        problems = list(self._semantic_config_problems())
-        if problems and raise_errors:
-            raise ConfigError("invalid config: " + "; ".join(problems))
-        return errors + problems
-
-    def _semantic_config_problems(self) -> t.Iterator[str]:
+    def config_problems(self) -> t.Iterator[str]:
         config = self.config
-        url = urlparse(str(config.get("api_url", "")))
-        if url.scheme not in {"http", "https"} or not url.netloc:
-            yield f"api_url must be an http(s) URL, got {config.get('api_url')!r}"
         if str(config.get("admin_api_key", "")).startswith(STANDARD_KEY_PREFIX):
             yield (
                 "admin_api_key is a standard API key (sk-ant-api...); the Admin API needs an "
@@ -142,22 +122,6 @@ class TapAnthropic(Tap):
         if not VERSION.match(str(config.get("anthropic_version", ""))):
             version = config.get("anthropic_version")
             yield f"anthropic_version must look like 2023-06-01, got {version!r}"
-        if float(config.get("lookback_days", 0)) < 0:
-            yield f"lookback_days must be >= 0, got {config.get('lookback_days')}"
-        for name in ("window_days", "request_timeout"):
-            if name in config and float(config[name]) <= 0:
-                yield f"{name} must be > 0, got {config[name]}"
-        if int(config.get("max_retries", 0)) < 0:
-            yield f"max_retries must be >= 0, got {config.get('max_retries')}"
-        moments = {}
-        for name in ("start_date", "end_date"):
-            if config.get(name):
-                try:
-                    moments[name] = parse_datetime(str(config[name]))
-                except ValueError:
-                    yield f"{name} must be an ISO 8601 date or date-time, got {config[name]!r}"
-        if len(moments) == 2 and moments["start_date"] >= moments["end_date"]:
-            yield f"start_date {config['start_date']} must be before end_date {config['end_date']}"
 
     # --- run scope -----------------------------------------------------------------
 

@@ -32,9 +32,10 @@ from botocore.config import Config
 from finfocus_common.errors import ConfigError, PermanentError, TransientError
 
 if t.TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, Mapping
 
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
 UTC = dt.UTC
 RANGE_BYTES = 8 * 1024 * 1024
@@ -343,32 +344,101 @@ class S3Exports:
         else:
             yield from self._csv_rows(key, types)
 
-    def _parquet_rows(
-        self, key: str, types: dict[str, str], batch_rows: int
-    ) -> Iterator[dict[str, t.Any]]:
+    def _parquet_batches(
+        self, key: str, batch_rows: int
+    ) -> Iterator[tuple[pq.ParquetFile, pa.RecordBatch]]:
+        """The file's record batches, one row group at a time: each row group is one
+        ranged read (pyarrow coalesces its columns), so memory stays flat whatever the
+        size of the file."""
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         with self.open(key) as handle:
             try:
                 parquet = pq.ParquetFile(handle)
+                for group in range(parquet.num_row_groups):
+                    for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=[group]):
+                        yield parquet, batch
+            except (pa.ArrowException, ValueError) as exc:
+                raise PermanentError(
+                    f"s3://{self.bucket}/{key} is not readable Parquet: {exc}"
+                ) from None
+
+    def _parquet_rows(
+        self, key: str, types: dict[str, str], batch_rows: int
+    ) -> Iterator[dict[str, t.Any]]:
+        import pyarrow as pa
+
+        converters: list[tuple[Callable[[pa.Array], pa.Array], Callable[[t.Any], t.Any]]] = []
+        names: list[str] = []
+        for parquet, batch in self._parquet_batches(key, batch_rows):
+            if not names:
                 names = parquet.schema_arrow.names
                 converters = [
                     parquet_converter(parquet.schema_arrow.field(n).type, types.get(n), n)
                     for n in names
                 ]
-                batches = parquet.iter_batches(batch_size=batch_rows)
-                for batch in batches:
-                    columns = [
-                        [convert(v) for v in prepare(batch.column(i)).to_pylist()]
-                        for i, (prepare, convert) in enumerate(converters)
-                    ]
-                    for values in zip(*columns, strict=True):
-                        yield dict(zip(names, values, strict=True))
+            try:
+                columns = [
+                    [convert(v) for v in prepare(batch.column(i)).to_pylist()]
+                    for i, (prepare, convert) in enumerate(converters)
+                ]
             except (pa.ArrowException, ValueError) as exc:
                 raise PermanentError(
                     f"s3://{self.bucket}/{key} is not readable Parquet: {exc}"
                 ) from None
+            for values in zip(*columns, strict=True):
+                yield dict(zip(names, values, strict=True))
+
+    def arrow_batches(
+        self,
+        delivery: DeliveryInfo,
+        key: str,
+        batch_rows: int,
+        properties: Mapping[str, t.Any],
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows of one data file as Arrow record batches in batch-file types (see
+        tap_aws.batches), tap fields included: the BATCH path's twin of ``rows``."""
+        from tap_aws import batches
+
+        fields = {
+            "billing_period": delivery.billing_period,
+            "delivery_id": delivery.delivery_id,
+            "export_name": delivery.export_name,
+            "source_file": key,
+        }
+        first_row = 1
+        types = dict(delivery.columns)
+        if delivery.file_format != "parquet":
+            names: list[str] = []
+            chunk: list[dict[str, t.Any]] = []
+            for row in self._csv_rows(key, types):
+                if not names:
+                    names = list(dict.fromkeys([*row, *batches.TAP_FIELDS]))
+                row.update(fields, row_number=first_row + len(chunk))
+                chunk.append(row)
+                if len(chunk) >= batch_rows:
+                    yield batches.rows_to_batch(chunk, names, properties)
+                    first_row += len(chunk)
+                    chunk = []
+            if chunk:
+                yield batches.rows_to_batch(chunk, names, properties)
+            return
+        converters: list[Callable[[pa.Array], pa.Array]] = []
+        for parquet, batch in self._parquet_batches(key, batch_rows):
+            if not converters:
+                schema = parquet.schema_arrow
+                converters = [
+                    batches.parquet_column_converter(schema.field(n).type, types.get(n), n)
+                    for n in schema.names
+                ]
+            try:
+                yield batches.with_tap_fields(batch, converters, fields, first_row)
+            except batches.ConversionError as exc:
+                raise PermanentError(
+                    f"s3://{self.bucket}/{key} is not readable Parquet: {exc}"
+                ) from None
+            first_row += batch.num_rows
 
     def _csv_rows(self, key: str, types: dict[str, str]) -> Iterator[dict[str, t.Any]]:
         with self.open(key) as handle:

@@ -5,14 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import typing as t
-from urllib.parse import urlparse
 
-from finfocus_common.errors import ConfigError, run_cli
-from finfocus_common.redact import install_log_redaction, register_secret
-from singer_sdk import Tap
+from finfocus_common.errors import run_cli
+from finfocus_common.tap import FinfocusTap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError
 
 from tap_aws.client import DeliveryInfo, S3Exports
 from tap_aws.cost_explorer import CostExplorerStream
@@ -34,7 +31,7 @@ def month_of(moment: dt.datetime) -> str:
     return f"{moment.year:04d}-{moment.month:02d}"
 
 
-class TapAWS(Tap):
+class TapAWS(FinfocusTap):
     """Singer tap for AWS billing exports in S3 (and, optionally, Cost Explorer)."""
 
     name = "tap-aws"
@@ -123,45 +120,17 @@ class TapAWS(Tap):
         ),
     ).to_dict()
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        super().__init__(*args, **kwargs)
-        for name in SECRETS:
-            register_secret(self.config.get(name))
-        install_log_redaction()
+    secret_settings = SECRETS
+    url_settings = ("endpoint_url", "ce_endpoint_url")
+    positive_settings = ("batch_rows", "max_attempts", "request_timeout", "cost_explorer_days")
+    non_negative_settings = ()
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        try:
-            errors = super()._validate_config(raise_errors=raise_errors)
-        except ConfigValidationError as exc:
-            raise ConfigError("invalid config: " + "; ".join(exc.errors)) from None
-        problems = list(self._semantic_config_problems())
-        if problems and raise_errors:
-            raise ConfigError("invalid config: " + "; ".join(problems))
-        return errors + problems
-
-    def _semantic_config_problems(self) -> t.Iterator[str]:
+    def config_problems(self) -> t.Iterator[str]:
         config = self.config
-        for name in ("endpoint_url", "ce_endpoint_url"):
-            if config.get(name):
-                url = urlparse(str(config[name]))
-                if url.scheme not in {"http", "https"} or not url.netloc:
-                    yield f"{name} must be an http(s) URL, got {config[name]!r}"
         if bool(config.get("aws_access_key_id")) != bool(config.get("aws_secret_access_key")):
             yield "aws_access_key_id and aws_secret_access_key go together"
         if config.get("export_kind", "auto") not in EXPORT_KINDS:
             yield f"export_kind must be one of {', '.join(EXPORT_KINDS)}"
-        for name in ("batch_rows", "max_attempts", "request_timeout", "cost_explorer_days"):
-            if name in config and float(config[name]) <= 0:
-                yield f"{name} must be > 0, got {config[name]}"
-        moments = {}
-        for name in ("start_date", "end_date"):
-            if config.get(name):
-                try:
-                    moments[name] = parse_moment(config[name])
-                except ValueError:
-                    yield f"{name} must be an ISO 8601 date or date-time, got {config[name]!r}"
-        if len(moments) == 2 and moments["start_date"] >= moments["end_date"]:
-            yield f"start_date {config['start_date']} must be before end_date {config['end_date']}"
 
     # --- what to read ----------------------------------------------------------------
 

@@ -8,14 +8,12 @@ import re
 import typing as t
 from urllib.parse import urlparse
 
-from finfocus_common.errors import ConfigError, PermanentError, run_cli
-from finfocus_common.redact import install_log_redaction, register_secret
-from singer_sdk import Tap
+from finfocus_common.errors import PermanentError, run_cli
+from finfocus_common.tap import FinfocusTap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError
 
-from tap_openai.client import UTC, WIDTH_SECONDS, parse_datetime
+from tap_openai.client import WIDTH_SECONDS, parse_datetime
 from tap_openai.streams import STREAM_TYPES, OrganizationStream
 
 if t.TYPE_CHECKING:
@@ -25,7 +23,7 @@ DEFAULT_HISTORY = dt.timedelta(days=365)
 PROJECT_ID = re.compile(r"^proj_[A-Za-z0-9]+$")
 
 
-class TapOpenAI(Tap):
+class TapOpenAI(FinfocusTap):
     """Singer tap for OpenAI's organization costs and usage (admin API)."""
 
     name = "tap-openai"
@@ -110,51 +108,16 @@ class TapOpenAI(Tap):
         ),
     ).to_dict()
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        # Captured once: every stream of the run reads up to the same instant.
-        self.run_started_at = dt.datetime.now(tz=UTC).replace(microsecond=0)
-        super().__init__(*args, **kwargs)
-        register_secret(self.config.get("admin_api_key"))
-        install_log_redaction()
+    secret_settings = ("admin_api_key",)
+    positive_settings = ("request_timeout", "page_size")
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        try:
-            errors = super()._validate_config(raise_errors=raise_errors)
-        except ConfigValidationError as exc:
-            raise ConfigError("invalid config: " + "; ".join(exc.errors)) from None
-        problems = list(self._semantic_config_problems())
-        if problems and raise_errors:
-            raise ConfigError("invalid config: " + "; ".join(problems))
-        return errors + problems
-
-    def _semantic_config_problems(self) -> t.Iterator[str]:
+    def config_problems(self) -> t.Iterator[str]:
         config = self.config
-        url = urlparse(str(config.get("api_url", "")))
-        if url.scheme not in {"http", "https"} or not url.netloc:
-            yield f"api_url must be an http(s) URL, got {config.get('api_url')!r}"
-        elif url.path.rstrip("/").endswith("/v1"):
+        if urlparse(str(config.get("api_url", ""))).path.rstrip("/").endswith("/v1"):
             yield "api_url must not end in /v1 (tap-openai adds it)"
         for project in config.get("project_ids") or []:
             if not PROJECT_ID.match(str(project)):
                 yield f"project_ids entry {project!r} is not an OpenAI project id (proj_...)"
-        if float(config.get("lookback_days", 0)) < 0:
-            yield f"lookback_days must be >= 0, got {config.get('lookback_days')}"
-        for name in ("request_timeout", "page_size"):
-            if config.get(name) is not None and float(config[name]) <= 0:
-                yield f"{name} must be > 0, got {config[name]}"
-        if int(config.get("max_retries", 0)) < 0:
-            yield f"max_retries must be >= 0, got {config.get('max_retries')}"
-        moments = {}
-        for name in ("start_date", "end_date"):
-            if config.get(name):
-                try:
-                    moments[name] = parse_datetime(str(config[name]))
-                except ValueError:
-                    yield f"{name} must be an ISO 8601 date or date-time, got {config[name]!r}"
-        if len(moments) == 2 and moments["start_date"] >= moments["end_date"]:
-            yield (
-                f"start_date {config['start_date']} must be before end_date {config['end_date']}"
-            )
 
     # --- run scope -----------------------------------------------------------------
 

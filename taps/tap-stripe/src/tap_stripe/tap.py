@@ -6,16 +6,13 @@ import datetime as dt
 import functools
 import re
 import typing as t
-from urllib.parse import urlparse
 
-from finfocus_common.errors import ConfigError, run_cli
-from finfocus_common.redact import install_log_redaction, register_secret
-from singer_sdk import Tap
+from finfocus_common.errors import run_cli
+from finfocus_common.tap import FinfocusTap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError
 
-from tap_stripe.client import UTC, parse_datetime
+from tap_stripe.client import parse_datetime
 from tap_stripe.streams import STREAM_TYPES, AccountStream
 
 if t.TYPE_CHECKING:
@@ -25,7 +22,7 @@ DEFAULT_HISTORY = dt.timedelta(days=365)
 ACCOUNT_ID = re.compile(r"^acct_[A-Za-z0-9]+$")
 
 
-class TapStripe(Tap):
+class TapStripe(FinfocusTap):
     """Singer tap for Stripe's financial objects."""
 
     name = "tap-stripe"
@@ -103,53 +100,16 @@ class TapStripe(Tap):
         ),
     ).to_dict()
 
-    def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        # Captured once: every stream of the run reads up to the same instant.
-        self.run_started_at = dt.datetime.now(tz=UTC).replace(microsecond=0)
-        super().__init__(*args, **kwargs)
-        register_secret(self.config.get("api_key"))
-        install_log_redaction()
+    secret_settings = ("api_key",)
+    positive_settings = ("request_timeout", "window_days")
 
-    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        try:
-            errors = super()._validate_config(raise_errors=raise_errors)
-        except ConfigValidationError as exc:
-            raise ConfigError("invalid config: " + "; ".join(exc.errors)) from None
-        problems = list(self._semantic_config_problems())
-        if problems and raise_errors:
-            raise ConfigError("invalid config: " + "; ".join(problems))
-        return errors + problems
-
-    def _semantic_config_problems(self) -> t.Iterator[str]:
+    def config_problems(self) -> t.Iterator[str]:
         config = self.config
-        url = urlparse(str(config.get("api_url", "")))
-        if url.scheme not in {"http", "https"} or not url.netloc:
-            yield f"api_url must be an http(s) URL, got {config.get('api_url')!r}"
-        key = str(config.get("api_key", ""))
-        if key.startswith("pk_"):
+        if str(config.get("api_key", "")).startswith("pk_"):
             yield "api_key is a publishable key (pk_...); use a secret or restricted key"
         for account in config.get("account_ids") or []:
             if not ACCOUNT_ID.match(str(account)):
                 yield f"account_ids entry {account!r} is not a Stripe account id (acct_...)"
-        for name in ("lookback_days",):
-            if float(config.get(name, 0)) < 0:
-                yield f"{name} must be >= 0, got {config.get(name)}"
-        for name in ("window_days", "request_timeout"):
-            if name in config and float(config[name]) <= 0:
-                yield f"{name} must be > 0, got {config[name]}"
-        if int(config.get("max_retries", 0)) < 0:
-            yield f"max_retries must be >= 0, got {config.get('max_retries')}"
-        moments = {}
-        for name in ("start_date", "end_date"):
-            if config.get(name):
-                try:
-                    moments[name] = parse_datetime(str(config[name]))
-                except ValueError:
-                    yield f"{name} must be an ISO 8601 date or date-time, got {config[name]!r}"
-        if len(moments) == 2 and moments["start_date"] >= moments["end_date"]:
-            yield (
-                f"start_date {config['start_date']} must be before end_date {config['end_date']}"
-            )
 
     # --- run scope -----------------------------------------------------------------
 

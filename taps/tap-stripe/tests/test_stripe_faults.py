@@ -162,3 +162,18 @@ def test_a_catalog_selecting_an_unknown_stream_is_refused(config, tmp_path):
     last = run.stderr.strip().splitlines()[-1]
     assert "balance_transactionz, not a stream of tap-stripe" in last
     assert not run.messages
+
+
+def test_an_object_without_created_is_refused_in_one_line(fake, dataset, config, tmp_path):
+    platform = dataset.account_ids[0]
+    bt = dataset.objects("balance_transaction", platform)[5]
+    dataset.update("balance_transaction", bt["id"], {"created": None}, account=platform,
+                   emit_event=False)
+    run = run_tap(config, tmp_path)
+    assert run.returncode == 2
+    last = run.stderr.strip().splitlines()[-1]
+    assert last == (
+        f"tap-stripe: Stripe returned balance_transaction {bt['id']} (balance_transactions) "
+        "with created = None, not a Unix time"
+    )
+    assert "Traceback" not in run.stderr

@@ -10,10 +10,11 @@ import logging
 import typing as t
 import uuid
 
-from finfocus_common.errors import PermanentError, describe, run_cli
+from finfocus_common.errors import ConfigError, PermanentError, describe, run_cli
 from focus_spec import DEFAULT_VERSION, SUPPORTED_VERSIONS, FocusSpec, get_spec
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecReader
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import PluginCapabilities
 from singer_sdk.target_base import Target
 
@@ -151,6 +152,7 @@ class TargetFocus(Target):
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.STRUCTURED_LOGGING,
+        PluginCapabilities.BATCH,  # FOCUS rows in Parquet (or JSONL) batch files
     ]
 
     config_jsonschema = th.PropertiesList(
@@ -247,6 +249,12 @@ class TargetFocus(Target):
         self.run = Run(self.config, f"finfocus target-focus {self.plugin_version}")
         self._full_drain = False
         TargetFocus._current = self
+
+    def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
+        try:
+            return super()._validate_config(raise_errors=raise_errors)
+        except ConfigValidationError as exc:
+            raise ConfigError("invalid config: " + "; ".join(exc.errors)) from None
 
     def drain_one(self, sink: Sink) -> None:  # type: ignore[misc]  # final in the SDK
         """Every drain commits every sink, then emits the latest STATE.

@@ -25,6 +25,7 @@ from http import HTTPStatus
 from importlib import resources
 from urllib.parse import parse_qs, urlparse
 
+from finfocus_common.errors import PermanentError
 from finfocus_common.rest import (
     UTC,
     FinfocusRESTStream,
@@ -212,6 +213,17 @@ class StripeStream(FinfocusRESTStream):
 
     # --- windows, events and the watermark ------------------------------------------
 
+    def created_of(self, obj: dict) -> int:
+        """An object's `created` time; an object without one is data we refuse to guess at."""
+        created = obj.get("created")
+        if isinstance(created, bool) or not isinstance(created, int):
+            kind = obj.get("object") or self.object_type
+            raise PermanentError(
+                f"Stripe returned {kind} {obj.get('id')} ({self.name}) with created = "
+                f"{created!r}, not a Unix time"
+            )
+        return created
+
     def _windows(
         self, start: dt.datetime, end: dt.datetime
     ) -> Iterator[tuple[dt.datetime, dt.datetime]]:
@@ -232,7 +244,7 @@ class StripeStream(FinfocusRESTStream):
         }
         for record in self.request_records(window_context):
             if not self.created_filter:  # the endpoint cannot filter: do it here
-                created = from_unix(int(record["created"]))
+                created = from_unix(self.created_of(record))
                 if not lower <= created < upper:
                     continue
             yield record
@@ -266,7 +278,7 @@ class StripeStream(FinfocusRESTStream):
     ) -> Iterator[dict]:
         for lower, upper in self._windows(start, end):
             for record in self.list_window(context, lower, upper):
-                record["updated_at"] = isoformat(from_unix(int(record["created"])))
+                record["updated_at"] = isoformat(from_unix(self.created_of(record)))
                 yield record
             self.advance_watermark(context, upper)
 
@@ -287,10 +299,10 @@ class StripeStream(FinfocusRESTStream):
                 if obj.get("object") != self.object_type or not obj.get("id") or obj["id"] in seen:
                     continue
                 seen.add(obj["id"])
-                if int(obj.get("created", 0)) < to_unix(self.tap.start_date):
+                if self.created_of(obj) < to_unix(self.tap.start_date):
                     continue  # same scope as a first run: objects created since start_date
                 record = dict(obj)
-                record["updated_at"] = isoformat(from_unix(int(event["created"])))
+                record["updated_at"] = isoformat(from_unix(self.created_of(event)))
                 if str(event.get("type", "")).endswith(".deleted"):
                     record["deleted"] = True
                 yield record

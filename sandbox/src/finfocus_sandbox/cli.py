@@ -7,6 +7,7 @@
         --admin-key sk-ant-admin01-finfocus-sandbox
     finfocus-sandbox openai --port 12113 --seed 1 --days 90 --projects 4 \\
         --admin-key sk-admin-finfocus --api-key sk-proj-finfocus
+    finfocus-sandbox gcp --port 12114 --seed 1 --days 45 --credentials-out sa.json
 
 Prints exactly one line to stdout, the base URL, once the server accepts requests; then
 one line per request on stderr (without credentials), unless --quiet.
@@ -23,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from finfocus_sandbox.anthropic import DEFAULT_ADMIN_KEY, AnthropicDataset, FakeAnthropic
+from finfocus_sandbox.azure import AzureDataset, FakeAzure
+from finfocus_sandbox.gcp import FakeGCP, GCPBillingDataset
 from finfocus_sandbox.openai import FakeOpenAI, OpenAIDataset
 from finfocus_sandbox.stripe import FakeStripe, StripeDataset
 
@@ -113,6 +116,42 @@ def build_parser() -> argparse.ArgumentParser:
     openai.add_argument("--now", type=int, default=None, help="dataset clock (unix seconds)")
     openai.add_argument("--faults", type=_faults, default=[], help="JSON list or @file")
     openai.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
+
+    gcp = providers.add_parser("gcp", help="a fake Google Cloud Billing export in BigQuery")
+    gcp.add_argument("--host", default="127.0.0.1")
+    gcp.add_argument("--port", type=int, default=12114, help="0 picks a free port")
+    gcp.add_argument("--seed", type=int, default=1)
+    gcp.add_argument("--days", type=int, default=45)
+    gcp.add_argument("--projects", type=int, default=4)
+    gcp.add_argument("--resources-per-project", type=int, default=6)
+    gcp.add_argument("--billing-account", default=None, help="e.g. 01A2B3-C4D5E6-F7A8B9")
+    gcp.add_argument(
+        "--credentials-out",
+        default=None,
+        metavar="PATH",
+        help="write a service-account key JSON whose token_uri is this fake",
+    )
+    gcp.add_argument("--pending-polls", type=int, default=1, help="jobComplete:false answers")
+    gcp.add_argument("--allow-anonymous", action="store_true", help="accept unauthenticated calls")
+    gcp.add_argument("--now", type=int, default=None, help="dataset clock (unix seconds)")
+    gcp.add_argument("--faults", type=_faults, default=[], help="JSON list or @file")
+    gcp.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
+
+    azure = providers.add_parser("azure", help="a fake Entra ID + Cost Management (cost details)")
+    azure.add_argument("--host", default="127.0.0.1")
+    azure.add_argument("--port", type=int, default=12115, help="0 picks a free port")
+    azure.add_argument("--seed", type=int, default=1)
+    azure.add_argument("--days", type=int, default=60)
+    azure.add_argument("--agreement", choices=["EA", "MCA"], default="EA")
+    azure.add_argument("--subscriptions", type=int, default=3)
+    azure.add_argument("--resources-per-subscription", type=int, default=8)
+    azure.add_argument("--client-id", default="00000000-0000-0000-0000-00000000f1f0")
+    azure.add_argument("--client-secret", default="finfocus-sandbox-secret")
+    azure.add_argument("--poll-retry-after", type=int, default=1, help="Retry-After of 202s")
+    azure.add_argument("--polls-before-ready", type=int, default=1)
+    azure.add_argument("--now", type=int, default=None, help="dataset clock (unix seconds)")
+    azure.add_argument("--faults", type=_faults, default=[], help="JSON list or @file")
+    azure.add_argument("--quiet", action="store_true", help="do not log requests to stderr")
     return parser
 
 
@@ -122,6 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         return _serve_anthropic(args)
     if args.provider == "openai":
         return _serve_openai(args)
+    if args.provider == "gcp":
+        return _serve_gcp(args)
+    if args.provider == "azure":
+        return _serve_azure(args)
     dataset = StripeDataset.generate(
         seed=args.seed,
         days=args.days,
@@ -184,6 +227,37 @@ def _serve_openai(args: argparse.Namespace) -> int:
     return serve(fake, args, banner)
 
 
+def _serve_gcp(args: argparse.Namespace) -> int:
+    dataset = GCPBillingDataset.generate(
+        seed=args.seed,
+        days=args.days,
+        projects=args.projects,
+        resources_per_project=args.resources_per_project,
+        billing_account_id=args.billing_account,
+        now=args.now,
+    )
+    fake = FakeGCP(
+        dataset,
+        pending_polls=args.pending_polls,
+        allow_anonymous=args.allow_anonymous,
+        host=args.host,
+        port=args.port,
+        echo_requests=None if args.quiet else sys.stderr,
+    )
+    try:
+        fake.start()  # the key file's token_uri needs the URL
+    except OSError as exc:
+        print(f"finfocus-sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    if args.credentials_out:
+        path = Path(args.credentials_out)
+        path.write_text(json.dumps(fake.credentials_info(), indent=2))
+        path.chmod(0o600)
+    tables = ", ".join(fake.table_id(kind) for kind in ("standard", "resource", "focus"))
+    banner = f"fake BigQuery billing export of {dataset.billing_account_id}: {tables}"
+    return serve(fake, args, banner)
+
+
 def serve(fake: Any, args: argparse.Namespace, banner: str) -> int:
     """Add --faults, start `fake`, print its URL, serve until SIGTERM or SIGINT."""
     try:
@@ -209,6 +283,32 @@ def serve(fake: Any, args: argparse.Namespace, banner: str) -> int:
         pass
     fake.stop()
     return 0
+
+
+def _serve_azure(args: argparse.Namespace) -> int:
+    dataset = AzureDataset.generate(
+        seed=args.seed,
+        days=args.days,
+        agreement=args.agreement,
+        subscriptions=args.subscriptions,
+        resources_per_subscription=args.resources_per_subscription,
+        now=args.now,
+    )
+    fake = FakeAzure(
+        dataset,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+        poll_retry_after=args.poll_retry_after,
+        polls_before_ready=args.polls_before_ready,
+        host=args.host,
+        port=args.port,
+        echo_requests=None if args.quiet else sys.stderr,
+    )
+    banner = (
+        f"fake Azure ({args.agreement}) tenant {dataset.tenant_id}, scope "
+        f"{dataset.billing_account_scope} ({args.days} days, {args.subscriptions} subscriptions)"
+    )
+    return serve(fake, args, banner)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,11 @@ re-stated here, not copied):
   period bounds are timestamp; product, resource_tags, cost_category and discount are MAPs.
 - FOCUS 1.0 with AWS columns (FOCUS_1_0_AWS): FOCUS 1.0 columns plus x_CostCategories,
   x_Discounts, x_Operation, x_ServiceCode, x_UsageType; costs double, periods timestamp.
+  Rows keep FOCUS 1.0's rules except the gaps AWS's "FOCUS 1.0 with AWS columns
+  conformance gaps" page lists (it lists them all): on some rows ListUnitPrice,
+  ContractedUnitPrice, PricingUnit, SkuId and SkuPriceId are empty (here: commitment and
+  upfront fees, Savings Plans negations, Marketplace usage), and ConsumedQuantity is the
+  quantity charged for. See focus_rows.
 - Legacy CUR ("Understanding your report versions" / "Accessing your Cost and Usage
   Reports in Amazon S3"): CREATE_NEW_REPORT delivers
   ``<prefix>/<report-name>/yyyymmdd-yyyymmdd/<assemblyId>/<report-name>-<n>.csv.gz`` and a
@@ -90,7 +95,7 @@ CHUNK_ROWS = 20_000  # rows per Parquet row group, and per batch in memory
 class Totals:
     """What a delivery holds, summed exactly from the values written."""
 
-    rows: int = 0
+    rows: int = 0  # line items (a FOCUS export has one more row per unused commitment fee)
     unblended_cost: Decimal = ZERO
     net_unblended_cost: Decimal = ZERO
     amortized_cost: Decimal = ZERO
@@ -191,27 +196,29 @@ def _arrow_values(values: list[t.Any], kind: str) -> pa.Array:
 # --- projections of a line item into each layout ------------------------------------------
 
 
-def _cur2_projection(drop: set[str]) -> tuple[list[tuple[str, str]], Callable[[Row], list[t.Any]]]:
+def _cur2_projection(
+    drop: set[str],
+) -> tuple[list[tuple[str, str]], Callable[[Row], list[list[t.Any]]]]:
     columns = [(name, kind) for name, kind in CUR2_COLUMNS if name not in drop]
     names = [name for name, _ in columns]
     maps = {"product", "discount", "cost_category", "resource_tags"}
 
-    def project(row: Row) -> list[t.Any]:
-        return [row.get(name) if name not in maps else (row.get(name) or {}) for name in names]
+    def project(row: Row) -> list[list[t.Any]]:
+        return [[row.get(name) if name not in maps else (row.get(name) or {}) for name in names]]
 
     return columns, project
 
 
 def _legacy_projection(
     tag_keys: tuple[str, ...],
-) -> tuple[list[tuple[str, str]], Callable[[Row], list[t.Any]]]:
+) -> tuple[list[tuple[str, str]], Callable[[Row], list[list[t.Any]]]]:
     columns = legacy_columns(tag_keys)
     getters: list[Callable[[Row], t.Any]] = []
     for name, _ in columns:
         getters.append(_legacy_getter(name))
 
-    def project(row: Row) -> list[t.Any]:
-        return [get(row) for get in getters]
+    def project(row: Row) -> list[list[t.Any]]:
+        return [[get(row) for get in getters]]
 
     return columns, project
 
@@ -240,8 +247,49 @@ def _map_getter(column: str, key: str) -> Callable[[Row], t.Any]:
     return get
 
 
+def focus_rows(row: Row) -> list[dict[str, t.Any]]:
+    """One CUR line item as rows of AWS's FOCUS 1.0 export (FOCUS_1_0_AWS).
+
+    Mostly one row. A commitment fee whose commitment went partly unused (RIFee,
+    SavingsPlanRecurringFee) is two: FOCUS 1.0 says a purchase that covers future charges
+    has EffectiveCost 0, and AWS's conformance-gaps page ("FOCUS 1.0 with AWS columns
+    conformance gaps", which lists every gap of the export) does not name EffectiveCost, so
+    the export keeps that rule: the Purchase row has EffectiveCost 0 and the unused part
+    (AWS's amortized cost of the fee line) is a Usage row with CommitmentDiscountStatus
+    "Unused", BilledCost 0. Sums of BilledCost and EffectiveCost stay the line item's.
+    """
+    focus = focus_row(row)
+    unused = amortized_cost(row) if focus["ChargeCategory"] == "Purchase" else ZERO
+    if not unused or not focus["CommitmentDiscountId"]:
+        return [focus]
+    kind = row["line_item_line_item_type"]
+    if kind == "RIFee":
+        quantity, unit = row.get("reservation_unused_quantity"), row.get("pricing_unit")
+    else:  # SavingsPlanRecurringFee: the unused commitment, in the billing currency
+        quantity, unit = unused, focus["BillingCurrency"]
+    extra = dict(focus)
+    extra.update(
+        ChargeCategory="Usage",
+        ChargeFrequency="Usage-Based",
+        ChargeDescription=f"Unused commitment: {focus['ChargeDescription']}",
+        CommitmentDiscountStatus="Unused",
+        PricingCategory="Committed",
+        BilledCost=ZERO,
+        EffectiveCost=unused,
+        ListCost=ZERO,
+        ContractedCost=ZERO,
+        ListUnitPrice=ZERO,
+        ContractedUnitPrice=ZERO,
+        PricingQuantity=quantity,
+        PricingUnit=unit,
+        ConsumedQuantity=None,
+        ConsumedUnit=None,
+    )
+    return [focus, extra]
+
+
 def focus_row(row: Row) -> dict[str, t.Any]:
-    """One CUR line item as AWS's FOCUS 1.0 export shows it."""
+    """One CUR line item as AWS's FOCUS 1.0 export shows it (the first of `focus_rows`)."""
     kind = row["line_item_line_item_type"]
     category = {
         "Tax": "Tax",
@@ -261,7 +309,13 @@ def focus_row(row: Row) -> dict[str, t.Any]:
     }.get(kind, "Usage-Based")
     ri = row.get("reservation_reservation_a_r_n")
     sp = row.get("savings_plan_savings_plan_a_r_n")
-    usage = kind in {"Usage", "DiscountedUsage", "SavingsPlanCoveredUsage"}
+    negation = kind == "SavingsPlanNegation"
+    usage = category == "Usage"
+    priced = category in {"Usage", "Purchase"}
+    quantity = row.get("line_item_usage_amount") if priced else None
+    unit = row.get("pricing_unit") if priced else None
+    rate = row.get("line_item_unblended_rate") if priced else None
+    list_rate = row.get("pricing_public_on_demand_rate") if usage else None
     tags = {}
     for key, value in (row.get("resource_tags") or {}).items():
         original = next((k for k in (*DEFAULT_TAG_KEYS, "user:Project") if snake(k) == key), key)
@@ -269,6 +323,16 @@ def focus_row(row: Row) -> dict[str, t.Any]:
     product = row.get("product") or {}
     marketplace = row.get("bill_billing_entity") == "AWS Marketplace"
     unblended = row.get("line_item_unblended_cost") or ZERO
+    list_cost = row.get("pricing_public_on_demand_cost") or unblended
+    contracted_cost = unblended
+    if negation:
+        # FOCUS 1.0 wants a quantity, a consumption, a status and non-negative unit prices
+        # on every Usage row (not a documented gap of AWS's export). The negation cancels
+        # the covered line's on-demand cost: it prices and consumes nothing (quantity 0 at
+        # the covered line's rate, so List/ContractedCost 0); only BilledCost carries it.
+        quantity = ZERO
+        rate = list_rate = -(row.get("line_item_unblended_rate") or ZERO)
+        list_cost = contracted_cost = ZERO
     return {
         "AvailabilityZone": row.get("line_item_availability_zone"),
         "BilledCost": unblended,
@@ -287,24 +351,27 @@ def focus_row(row: Row) -> dict[str, t.Any]:
         "CommitmentDiscountId": sp or ri,
         "CommitmentDiscountName": None,
         "CommitmentDiscountStatus": "Used"
-        if kind in {"DiscountedUsage", "SavingsPlanCoveredUsage"}
+        if kind in {"DiscountedUsage", "SavingsPlanCoveredUsage", "SavingsPlanNegation"}
         else None,
         "CommitmentDiscountType": "Savings Plan" if sp else "Reserved Instance" if ri else None,
-        "ConsumedQuantity": row.get("line_item_usage_amount") if usage else None,
-        "ConsumedUnit": row.get("pricing_unit") if usage else None,
-        "ContractedCost": unblended,
-        "ContractedUnitPrice": row.get("line_item_unblended_rate"),
-        "EffectiveCost": amortized_cost(row),
+        "ConsumedQuantity": quantity if usage else None,
+        "ConsumedUnit": unit if usage else None,
+        "ContractedCost": contracted_cost,
+        # Null on upfront fees: a documented gap ("might be null for certain product
+        # offerings"), as are ListUnitPrice, PricingUnit, SkuId and SkuPriceId below.
+        "ContractedUnitPrice": rate,
+        # A commitment purchase covers future charges: 0 (its unused part: `focus_rows`).
+        "EffectiveCost": ZERO if category == "Purchase" and (sp or ri) else amortized_cost(row),
         "InvoiceIssuerName": row.get("bill_invoicing_entity"),
-        "ListCost": row.get("pricing_public_on_demand_cost") or unblended,
-        "ListUnitPrice": row.get("pricing_public_on_demand_rate"),
+        "ListCost": list_cost,
+        "ListUnitPrice": list_rate,
         "PricingCategory": "Committed"
-        if kind in {"DiscountedUsage", "SavingsPlanCoveredUsage"}
+        if kind in {"DiscountedUsage", "SavingsPlanCoveredUsage", "SavingsPlanNegation"}
         else "Standard"
-        if kind == "Usage"
+        if priced
         else None,
-        "PricingQuantity": row.get("line_item_usage_amount") if usage else None,
-        "PricingUnit": row.get("pricing_unit") if usage else None,
+        "PricingQuantity": quantity,
+        "PricingUnit": unit,
         "ProviderName": "AWS",
         "PublisherName": row.get("line_item_legal_entity")
         if marketplace
@@ -347,13 +414,14 @@ _SERVICE_CATEGORY = {
 }
 
 
-def _focus_projection(drop: set[str]) -> tuple[list[tuple[str, str]], Callable[[Row], list[t.Any]]]:
+def _focus_projection(
+    drop: set[str],
+) -> tuple[list[tuple[str, str]], Callable[[Row], list[list[t.Any]]]]:
     columns = [(name, kind) for name, kind in FOCUS_COLUMNS if name not in drop]
     names = [name for name, _ in columns]
 
-    def project(row: Row) -> list[t.Any]:
-        focus = focus_row(row)
-        return [focus[name] for name in names]
+    def project(row: Row) -> list[list[t.Any]]:
+        return [[focus[name] for name in names] for focus in focus_rows(row)]
 
     return columns, project
 
@@ -405,7 +473,7 @@ def _write_files(
     fmt: str,
     layout: str,
     columns: list[tuple[str, str]],
-    project: Callable[[Row], list[t.Any]],
+    project: Callable[[Row], list[list[t.Any]]],
     rows: Iterable[Row],
     rows_per_file: int | None,
     totals: Totals,
@@ -434,7 +502,7 @@ def _write_files(
             if writer is None:
                 writer = _FileWriter(Path(tmp) / f"part-{len(written) + 1}", fmt, columns, layout)
             totals.add(row)
-            batch.append(project(row))
+            batch.extend(project(row))
             if len(batch) >= CHUNK_ROWS:
                 writer.write(batch)
                 batch.clear()
@@ -482,11 +550,19 @@ def _rows(
     linked_accounts: int,
     edp_rate: Decimal,
     tag_keys: tuple[str, ...] = DEFAULT_TAG_KEYS,
+    unused_rows: bool = False,
 ) -> Iterator[Row]:
     org = Organisation.generate(seed, linked_accounts)
     return iter(
         LineItemGenerator(
-            billing_period, rows, seed, org, edp_rate=edp_rate, tag_keys=tag_keys, version=version
+            billing_period,
+            rows,
+            seed,
+            org,
+            edp_rate=edp_rate,
+            tag_keys=tag_keys,
+            version=version,
+            unused_rows=unused_rows,
         )
     )
 
@@ -538,7 +614,15 @@ def _write_data_export(
         kind,
         columns,
         project,
-        _rows(billing_period, rows, seed, version, linked_accounts, edp_rate),
+        _rows(
+            billing_period,
+            rows,
+            seed,
+            version,
+            linked_accounts,
+            edp_rate,
+            unused_rows=kind == "focus",
+        ),
         rows_per_file,
         totals,
     )
@@ -643,7 +727,9 @@ def write_focus_export_delivery(
     """One AWS FOCUS 1.0 export (Data Exports, FOCUS_1_0_AWS) delivery of a billing period.
 
     totals.unblended_cost is the sum of BilledCost, totals.amortized_cost the sum of
-    EffectiveCost.
+    EffectiveCost. The export has `rows` rows; a partly unused RIFee or
+    SavingsPlanRecurringFee line item is two of them (see focus_rows), so totals.rows (line
+    items) is smaller by the number of such fees.
     """
     return _write_data_export(
         "focus",

@@ -327,9 +327,13 @@ class Plan:
     discounted: int
     recurring_fee_rows: int
     taxes: int
+    reserved: int = 0  # rows kept for the FOCUS export's Unused rows (not line items)
 
     @classmethod
-    def for_rows(cls, rows: int, accounts: int) -> Plan:
+    def for_rows(cls, rows: int, accounts: int, unused_rows: bool = False) -> Plan:
+        """The line items of `rows` rows. With `unused_rows` (AWS's FOCUS export, where
+        each recurring commitment fee also has an "Unused" row) one row per recurring fee
+        (RIFee, SavingsPlanRecurringFee) is kept for it, so the export still has `rows`."""
         if rows < FULL_MIX_MIN_ROWS:
             return cls(rows, [], rows, 0, 0, 0, 0)
         recurring = min(31, max(1, rows // 5000))
@@ -339,7 +343,8 @@ class Plan:
             + ["Tax"] * taxes
             + ["SavingsPlanRecurringFee"] * recurring
         )
-        left = rows - len(fixed)
+        reserved = 1 + recurring if unused_rows else 0
+        left = rows - len(fixed) - reserved
         units = covered = discounted = 0
         while left > 0:
             kind = _CYCLE[units % len(_CYCLE)]
@@ -350,7 +355,7 @@ class Plan:
                 discounted += kind == "ri"
                 left -= 1
             units += 1
-        return cls(rows, fixed, units, covered, discounted, recurring, taxes)
+        return cls(rows, fixed, units, covered, discounted, recurring, taxes, reserved)
 
 
 # --- the generator ------------------------------------------------------------------
@@ -402,6 +407,7 @@ class LineItemGenerator:
     edp_rate: Decimal = Decimal("0.05")
     tag_keys: tuple[str, ...] = DEFAULT_TAG_KEYS
     version: int = 0  # a restated delivery of the same period changes a few amounts
+    unused_rows: bool = False  # for AWS's FOCUS export: see Plan.for_rows
     _rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -409,7 +415,7 @@ class LineItemGenerator:
         self._restate_rng = random.Random(f"{self.seed}-{self.billing_period}-v{self.version}")
         self.start, self.end = period_bounds(self.billing_period)
         self.hours = int((self.end - self.start).total_seconds() // 3600)
-        self.plan = Plan.for_rows(self.rows, len(self.org.accounts))
+        self.plan = Plan.for_rows(self.rows, len(self.org.accounts), self.unused_rows)
         payer = self.org.payer.id
         self.invoice_id = str(self._rng.randrange(10**9, 10**10))
         # A Reserved Instance with enough instances for every DiscountedUsage hour.
@@ -874,7 +880,7 @@ class LineItemGenerator:
             for _ in range(plan.rows):
                 yield self._usage()
             return
-        left = plan.rows - len(plan.fixed)
+        left = plan.rows - len(plan.fixed) - plan.reserved
         unit = 0
         while left > 0:
             kind = _CYCLE[unit % len(_CYCLE)]

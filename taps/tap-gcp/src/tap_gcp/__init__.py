@@ -1,0 +1,1 @@
+"""tap-gcp: Google Cloud Billing exports (standard, detailed, FOCUS) from BigQuery."""

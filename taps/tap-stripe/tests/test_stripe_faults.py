@@ -167,8 +167,9 @@ def test_a_catalog_selecting_an_unknown_stream_is_refused(config, tmp_path):
 def test_an_object_without_created_is_refused_in_one_line(fake, dataset, config, tmp_path):
     platform = dataset.account_ids[0]
     bt = dataset.objects("balance_transaction", platform)[5]
-    dataset.update("balance_transaction", bt["id"], {"created": None}, account=platform,
-                   emit_event=False)
+    dataset.update(
+        "balance_transaction", bt["id"], {"created": None}, account=platform, emit_event=False
+    )
     run = run_tap(config, tmp_path)
     assert run.returncode == 2
     last = run.stderr.strip().splitlines()[-1]

@@ -45,7 +45,7 @@ from focus_spec import (
 from target_focus.storage import copy_into
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
 
     from focus_spec import FocusSpec
@@ -353,27 +353,63 @@ def rows_to_batch(rows: Sequence[Sequence[t.Any]], schema: pa.Schema) -> pa.Reco
     return pa.RecordBatch.from_arrays(arrays, names=schema.names)
 
 
-def staged_table(batches: Sequence[pa.RecordBatch], schema: pa.Schema) -> pa.Table:
-    """Staged record batches (see ``rows_to_batch``) as one table of ``schema``."""
-    return pa.Table.from_batches([batch.cast(schema) for batch in batches], schema=schema)
+def staged_table(tables: Sequence[pa.Table], schema: pa.Schema) -> pa.Table:
+    """Staged tables (record batches of ``rows_to_batch``, batch-file tables) as one table
+    of ``schema``'s columns. A text column stays dictionary-encoded when every part has it
+    so (it is written as it is, without decoding); otherwise it is decoded."""
+    if not tables:
+        return schema.empty_table()
+    arrays = []
+    fields = []
+    for index, field in enumerate(schema):
+        parts = [table.column(index) for table in tables]
+        types = {part.type for part in parts}
+        if len(types) == 1 and pa.types.is_dictionary(next(iter(types))):
+            column = pa.chunked_array(
+                [chunk for part in parts for chunk in part.chunks], type=next(iter(types))
+            )
+            fields.append(pa.field(field.name, column.type))
+        else:
+            column = pa.chunked_array(
+                [chunk.cast(field.type) for part in parts for chunk in part.chunks],
+                type=field.type,
+            )
+            fields.append(field)
+        arrays.append(column)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields)).unify_dictionaries()
+
+
+def plain_type(arrow_type: pa.DataType) -> pa.DataType:
+    return arrow_type.value_type if pa.types.is_dictionary(arrow_type) else arrow_type
 
 
 def unify(spec: FocusSpec, tables: Sequence[pa.Table], where: str) -> list[pa.Table]:
-    """The tables with one schema: the union of their columns, missing ones as nulls."""
+    """The tables with one schema: the union of their columns, missing ones as nulls.
+
+    A text column that is dictionary-encoded in one table and plain in another is decoded
+    (values are what matter; the files store text either way)."""
     types: dict[str, pa.DataType] = {}
     for table in tables:
         for field in table.schema:
             known = types.setdefault(field.name, field.type)
             if known != field.type:
-                raise PermanentError(
-                    f"{where}: column {field.name} is {known} in the dataset "
-                    f"but {field.type} in this batch"
-                )
+                if plain_type(known) != plain_type(field.type):
+                    raise PermanentError(
+                        f"{where}: column {field.name} is {known} in the dataset "
+                        f"but {field.type} in this batch"
+                    )
+                types[field.name] = plain_type(field.type)
     schema = pa.schema([pa.field(name, types[name]) for name in ordered(spec, types)])
     result = []
     for table in tables:
         arrays = [
-            table.column(name) if name in table.column_names else pa.nulls(len(table), types[name])
+            (
+                table.column(name)
+                if table.schema.field(name).type == types[name]
+                else table.column(name).cast(types[name])
+            )
+            if name in table.column_names
+            else pa.nulls(len(table), types[name])
             for name in schema.names
         ]
         result.append(pa.Table.from_arrays(arrays, schema=schema))
@@ -382,16 +418,19 @@ def unify(spec: FocusSpec, tables: Sequence[pa.Table], where: str) -> list[pa.Ta
 
 def keep_last(table: pa.Table) -> tuple[pa.Table, int]:
     """Rows with a unique x_RowKey, the last occurrence winning; and how many were dropped."""
-    keys = table.column(ROW_KEY).to_pylist()
-    last = {key: index for index, key in enumerate(keys)}
-    if len(last) == len(keys):
+    keys = table.column(ROW_KEY)
+    if pc.count_distinct(keys, mode="all").as_py() == table.num_rows:
         return table, 0
-    return table.take(sorted(last.values())), len(keys) - len(last)
+    positions = pa.table({"key": keys, "row": pa.array(range(table.num_rows), pa.int64())})
+    last = positions.group_by("key", use_threads=False).aggregate([("row", "max")])
+    rows = pc.sort_indices(last.column("row_max"))
+    keep = last.column("row_max").take(rows)
+    return table.take(keep), table.num_rows - len(keep)
 
 
 @dataclasses.dataclass(frozen=True)
 class Merged:
-    table: pa.Table
+    table: SortedTable
     rows_before: int
     rows_replaced: int
 
@@ -418,9 +457,46 @@ def merge(spec: FocusSpec, existing: pa.Table | None, batch: pa.Table, where: st
         kept = existing.filter(pc.invert(restated))
         replaced = before - kept.num_rows
         parts = [kept, batch]
-    table = pa.concat_tables(unify(spec, parts, where))
-    table = table.sort_by([(name, "ascending") for name in SORT_COLUMNS]).combine_chunks()
-    return Merged(table, before, replaced)
+    table = pa.concat_tables(unify(spec, parts, where)).unify_dictionaries()
+    del parts
+    keys = pa.table(
+        {
+            name: table.column(name).cast(plain_type(table.schema.field(name).type))
+            for name in SORT_COLUMNS
+        }
+    )
+    order = pc.sort_indices(keys, sort_keys=[(name, "ascending") for name in SORT_COLUMNS])
+    del keys
+    return Merged(SortedTable(sort_columns(table, order)), before, replaced)
+
+
+def sort_columns(table: pa.Table, order: pa.Array) -> pa.Table:
+    """``table.take(order)`` one column at a time: the partition is held once, plus one
+    column being reordered (a whole-table take would hold it twice)."""
+    columns = list(table.columns)
+    schema = table.schema
+    del table
+    for index, column in enumerate(columns):
+        whole = column.chunk(0) if column.num_chunks == 1 else column.combine_chunks()
+        columns[index] = pa.chunked_array([whole.take(order)], type=whole.type)
+        del whole
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+class SortedTable:
+    """A sorted partition, written a row group (a zero-copy slice) at a time."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+        self.num_rows = table.num_rows
+        self.schema = table.schema
+
+    def slices(self, size: int = 128 * 1024) -> Iterator[pa.Table]:
+        for start in range(0, self.num_rows, size):
+            yield self.table.slice(start, size)
+
+    def materialize(self) -> pa.Table:
+        return self.table
 
 
 # --- files -----------------------------------------------------------------------------
@@ -444,23 +520,51 @@ def read_partition(path: Path, file_format: str) -> pa.Table:
 
 
 def write_partition(
-    table: pa.Table,
+    table: pa.Table | SortedTable,
     path: Path,
     file_format: str,
     *,
     compression: str = "zstd",
     file_metadata: Mapping[str, str] | None = None,
 ) -> None:
+    """Write one partition file. Parquet row groups are taken from the sorted table one at
+    a time; text columns may be dictionary arrays (written as Parquet dictionaries, read
+    back as text: the file's schema is its logical one, whatever the Arrow encoding)."""
+    slices = table.slices() if isinstance(table, SortedTable) else iter([table])
     if file_format == "parquet":
-        table = table.replace_schema_metadata(dict(file_metadata or {}))
-        pq.write_table(table, path, compression=compression)
+        schema = pa.schema([pa.field(f.name, plain_type(f.type)) for f in table.schema])
+        writer_schema = table.schema
+        # Parquet dictionaries for columns that repeat (dictionary arrays, numbers, dates);
+        # unique text (keys, ids, tags) would only fill a dictionary to throw it away.
+        repeated = [
+            f.name
+            for f in table.schema
+            if pa.types.is_dictionary(f.type) or not pa.types.is_string(f.type)
+        ]
+        with pq.ParquetWriter(
+            path,
+            writer_schema,
+            compression=compression,
+            store_schema=False,
+            use_dictionary=repeated,
+        ) as writer:
+            wrote = False
+            for part in slices:
+                writer.write_table(part)
+                wrote = True
+            if not wrote:
+                writer.write_table(schema.empty_table().cast(writer_schema))
+            writer.add_key_value_metadata(dict(file_metadata or {}))
         return
     # CSV: header, then FOCUS text values (already formatted); null is an empty field.
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(table.column_names)
-        for batch in table.to_batches(max_chunksize=50_000):
-            writer.writerows(zip(*(column.to_pylist() for column in batch.columns), strict=True))
+        writer_csv = csv.writer(handle, lineterminator="\n")
+        writer_csv.writerow(table.schema.names)
+        for part in slices:
+            for batch in part.to_batches(max_chunksize=50_000):
+                writer_csv.writerows(
+                    zip(*(column.to_pylist() for column in batch.columns), strict=True)
+                )
 
 
 # --- metadata.json ---------------------------------------------------------------------

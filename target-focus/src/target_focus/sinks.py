@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import typing as t
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from finfocus_common.errors import PermanentError
 from focus_spec import Violation
 from singer_sdk.sinks import BatchSink
@@ -33,12 +35,12 @@ from target_focus.dataset import (
     rows_to_batch,
     spec_columns,
     staged_table,
+    to_json_text,
 )
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
-    import pyarrow as pa
     from singer_sdk.sinks.core import BaseJSONSchemaValidator
     from singer_sdk.target_base import Target
 
@@ -121,7 +123,9 @@ class FocusSink(_RunSink):
             if (convert := converter(column, self.run.file_format)) is not None
         ]
         self.known_columns = frozenset(column.name for column in self.columns)
+        self.kinds = {column.name: column.data_type for column in self.columns}
         self.provider_column = provider_column(spec)
+        self.validator: t.Any = None  # a BatchValidator, made at the first BATCH message
         # Staged per partition and delivery (None: rows merged into the live partition).
         self.staged: dict[tuple[PartitionKey, str | None], _Staged] = {}
         self.python_rows = 0  # staged rows not yet in Arrow record batches
@@ -160,6 +164,149 @@ class FocusSink(_RunSink):
             for partition in self.staged.values():
                 partition.flush()
             self.python_rows = 0
+
+    # --- BATCH messages: Arrow tables of FOCUS rows ------------------------------------
+
+    def process_batch_files(self, encoding: t.Any, files: Sequence[str]) -> None:
+        """Rows of FOCUS batch files (Parquet: column-wise; JSONL: record by record).
+
+        Every row is judged as the RECORD path judges it (see target_focus.batches), then
+        staged with its partition and delivery like any row; the SDK counts them and
+        drains when the sink is full, as for records.
+        """
+        from target_focus import batches
+
+        for url in files:
+            if str(getattr(encoding, "format", encoding)) in {"parquet", "BatchFileFormat.PARQUET"}:
+                table = batches.read_parquet(url)
+                self.process_table(table)
+                rows = table.num_rows
+            else:
+                records = batches.read_jsonl(url, getattr(encoding, "compression", None))
+                for record in records:
+                    self.process_record(self.preprocess_record(record, {}), {})
+                rows = len(records)
+            self.record_counter_metric.increment(rows)
+            self.tally_record_read(rows)
+            if self.is_full:
+                self.target.drain_one(self)
+
+    def process_table(self, table: pa.Table) -> None:
+        """Validate (column-wise, see target_focus.batches) and stage a table of rows."""
+        from target_focus import batches
+
+        if self.validator is None:
+            self.validator = batches.BatchValidator(self.run.spec, self.columns)
+        if ROW_KEY not in table.column_names:
+            table = table.append_column(ROW_KEY, pa.nulls(table.num_rows, pa.string()))
+        if self.validator.table_problem(table) is not None:
+            for record in table.to_pylist():
+                self.process_record(record, {})
+            return
+        audit = self.run.audit
+        size = table.num_rows
+        audit.rows_in += size
+        audit.focus_streams[self.stream_name] += size
+        suspect = self.validator.suspects(table)
+        if pc.any(suspect).as_py():
+            table = self._judge_suspects(table, suspect)
+        if table.num_rows:
+            self._stage_table(table)
+
+    def _judge_suspects(self, table: pa.Table, suspect: pa.Array) -> pa.Table:
+        """The RECORD path's checks for the suspect rows: rejected ones leave the table
+        (fail or quarantine, as configured), the others get the values the RECORD path
+        would store (JSON re-encoded)."""
+        positions = pc.indices_nonzero(suspect).to_pylist()
+        rows = table.take(positions).to_pylist()
+        drop: list[int] = []
+        patches: dict[str, dict[int, t.Any]] = {}
+        json_columns = [name for name in table.column_names if self.kinds.get(name) == "JSON"]
+        for position, row in zip(positions, rows, strict=True):
+            violations = self.run.spec.validate_row(row)
+            violations.extend(self._own_checks(row))
+            if not violations:
+                _, violations = self._convert(row)
+            if violations:
+                self._reject(row, violations)
+                drop.append(position)
+                continue
+            for name in json_columns:
+                value = row.get(name)
+                if value is not None:
+                    stored = to_json_text(value)
+                    if stored != value:
+                        patches.setdefault(name, {})[position] = stored
+        for name, changed in patches.items():
+            index = table.column_names.index(name)
+            values = table.column(name).to_pylist()
+            for position, value in changed.items():
+                values[position] = value
+            table = table.set_column(index, name, pa.array(values, pa.string()))
+        if drop:
+            keep = pc.invert(
+                pc.is_in(
+                    pa.array(range(table.num_rows), pa.int64()),
+                    value_set=pa.array(drop, pa.int64()),
+                )
+            )
+            table = table.filter(keep)
+        return table
+
+    def _stage_table(self, table: pa.Table) -> None:
+        """Stage validated rows per partition and delivery (as ``process_record`` does)."""
+        audit = self.run.audit
+        size = table.num_rows
+        names = table.column_names
+        provider = (
+            _text(table.column(self.provider_column)) if self.provider_column in names else None
+        )
+        if provider is not None:
+            audit.providers.update(v for v in pc.unique(provider).to_pylist() if v is not None)
+        source = _text(table.column(SOURCE_PROVIDER)) if SOURCE_PROVIDER in names else None
+        if source is None:
+            bill = provider
+        elif provider is None:
+            bill = source
+        else:
+            bill = pc.if_else(pc.fill_null(pc.not_equal(source, ""), False), source, provider)
+        period = pc.strftime(table.column("BillingPeriodStart"), "%Y-%m")
+        delivery = (
+            _text(table.column(DELIVERY_ID))
+            if DELIVERY_ID in names
+            else pa.nulls(size, pa.string())
+        )
+        parts = [
+            pc.coalesce(bill, pa.scalar("")) if bill is not None else pa.repeat("", size),
+            _text(table.column("BillingAccountId")),
+            period,
+            pc.coalesce(delivery, pa.scalar("\x00")),
+        ]
+        slot_keys = pc.binary_join_element_wise(*parts, "\x1f").combine_chunks().dictionary_encode()
+        full = self._full_table(table)
+        for index, slot_text in enumerate(slot_keys.dictionary.to_pylist()):
+            bill_name, account, month, delivery_id = slot_text.split("\x1f")
+            key = PartitionKey(provider_slug(bill_name), account, month)
+            rows = (
+                full
+                if len(slot_keys.dictionary) == 1
+                else full.filter(pc.equal(slot_keys.indices, index))
+            )
+            slot = (key, None if delivery_id == "\x00" else delivery_id)
+            staged = self.staged.get(slot)
+            if staged is None:
+                staged = self.staged[slot] = _Staged(self.arrow_schema)
+            staged.tables.append(rows)
+
+    def _full_table(self, table: pa.Table) -> pa.Table:
+        """The table with every column of the stream (absent ones null), in order."""
+        arrays = []
+        for field in self.arrow_schema:
+            if field.name in table.column_names:
+                arrays.append(table.column(field.name))
+            else:
+                arrays.append(pa.nulls(table.num_rows, field.type))
+        return pa.Table.from_arrays(arrays, names=self.arrow_schema.names)
 
     def _own_checks(self, record: Mapping[str, t.Any]) -> list[Violation]:
         problems = []
@@ -256,17 +403,17 @@ class _Staged:
     def __init__(self, schema: pa.Schema) -> None:
         self.schema = schema
         self.rows: list[tuple[t.Any, ...]] = []
-        self.batches: list[pa.RecordBatch] = []
+        self.tables: list[pa.Table] = []  # record batches of rows, batch-file tables
 
     def flush(self) -> None:
         """Move the rows held as Python tuples into a compact Arrow record batch."""
         if self.rows:
-            self.batches.append(rows_to_batch(self.rows, self.schema))
+            self.tables.append(pa.Table.from_batches([rows_to_batch(self.rows, self.schema)]))
             self.rows = []
 
     def table(self) -> pa.Table:
         self.flush()
-        return staged_table(self.batches, self.schema)
+        return staged_table(self.tables, self.schema)
 
 
 class QuarantineSink(_RunSink):
@@ -341,6 +488,13 @@ class IgnoredSink(_RunSink):
 
     def process_batch(self, context: dict) -> None:
         """Nothing to write."""
+
+
+def _text(array: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A text column as plain strings (dictionary-encoded ones decoded)."""
+    if pa.types.is_dictionary(array.type):
+        return array.cast(array.type.value_type)
+    return array
 
 
 def _violation(column: str, rule: str, detail: str, value: t.Any) -> Violation:

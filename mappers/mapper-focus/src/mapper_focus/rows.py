@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import typing as t
 from decimal import Decimal
 
@@ -33,19 +34,38 @@ class RowShaper:
     (SKU price lists, a pricing currency, ...) stay absent, which FOCUS allows and which
     keeps their conditional rules from applying. Columns of another FOCUS version are
     dropped; a column of no version is a bug in the mapping.
+
+    The usual row (every column of this version or x_) is completed in place: the
+    mapping's dict is fresh per row, so copying it again would only cost time.
     """
 
     def __init__(self, spec: t.Any, all_spec_columns: frozenset[str]) -> None:
         self.allowed = frozenset(spec.column_names)
         self.all_spec_columns = all_spec_columns
         self.template = {column.name: None for column in spec.mandatory_columns}
+        self.mandatory = frozenset(self.template)
+        #: Column names known to be kept as they are: this version's and x_ columns seen.
+        self.known: set[str] = set(self.allowed)
 
-    def __call__(self, row: t.Mapping[str, t.Any], stream: str, provider: str) -> dict:
+    def __call__(self, row: dict[str, t.Any], stream: str, provider: str) -> dict:
+        if row.keys() <= self.known:
+            for column in self.mandatory - row.keys():
+                row[column] = None
+            row["x_SourceProvider"] = provider
+            return row
+        return self._slow(row, stream, provider)
+
+    def columns(self, names: t.Iterable[str], stream: str, provider: str) -> list[str]:
+        """The columns (in order) of a shaped row whose mapping set ``names``."""
+        return list(self._slow(dict.fromkeys(names), stream, provider))
+
+    def _slow(self, row: t.Mapping[str, t.Any], stream: str, provider: str) -> dict:
         out = dict(self.template)
         out["x_SourceProvider"] = provider
         for column, value in row.items():
             if column in self.allowed or column.startswith("x_"):
                 out[column] = value
+                self.known.add(column)
             elif column not in self.all_spec_columns:
                 raise MappingError(
                     stream,
@@ -66,25 +86,81 @@ class MappingError(ValueError):
 
 def row_key(*parts: object) -> str:
     """A stable key from the row's identity (never from its values, which get restated)."""
-    text = "\x1f".join("" if part is None else str(part) for part in parts)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    try:
+        text = "\x1f".join(parts)  # type: ignore[arg-type]  # the usual case: all text
+    except TypeError:
+        text = "\x1f".join(["" if part is None else str(part) for part in parts])
+    return _sha256(text.encode()).hexdigest()[:32]
+
+
+_sha256 = hashlib.sha256
+_CACHE_LIMIT = 4096
+_ISO: dict[dt.datetime, str] = {}
+_DAYS: dict[int, tuple[dt.datetime, dt.datetime]] = {}
+_MONTHS: dict[int, tuple[dt.datetime, dt.datetime]] = {}
+_DAY = 86_400
+_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
 def iso(moment: dt.datetime) -> str:
-    """FOCUS date/time format: UTC, second precision, trailing Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """FOCUS date/time format: UTC, second precision, trailing Z.
+
+    Bills repeat a few period bounds over and over: each distinct instant is formatted
+    once (aware datetimes that are the same instant are equal, and format alike).
+    """
+    text = _ISO.get(moment)
+    if text is None:
+        text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if len(_ISO) >= _CACHE_LIMIT:
+            _ISO.clear()
+        _ISO[moment] = text
+    return text
 
 
 def from_unix(seconds: int | Decimal | str) -> dt.datetime:
     return dt.datetime.fromtimestamp(int(seconds), tz=UTC)
 
 
+def _utc_day(moment: dt.datetime) -> int:
+    """The UTC day of an aware datetime: its proleptic ordinal."""
+    if moment.tzinfo is UTC:
+        return moment.toordinal()
+    seconds = math.floor(moment.timestamp())
+    return (seconds - seconds % _DAY) // _DAY + _EPOCH_ORDINAL
+
+
 def day_bounds(moment: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    if moment.tzinfo is None:  # naive: its own fields, as astimezone would take them
+        return _day_bounds(moment)
+    day = _utc_day(moment)
+    bounds = _DAYS.get(day)
+    if bounds is None:
+        bounds = _day_bounds(moment)
+        if len(_DAYS) >= _CACHE_LIMIT:
+            _DAYS.clear()
+        _DAYS[day] = bounds
+    return bounds
+
+
+def _day_bounds(moment: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     start = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     return start, start + dt.timedelta(days=1)
 
 
 def month_bounds(moment: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    if moment.tzinfo is None:
+        return _month_bounds(moment)
+    day = _utc_day(moment)
+    bounds = _MONTHS.get(day)
+    if bounds is None:
+        bounds = _month_bounds(moment)
+        if len(_MONTHS) >= _CACHE_LIMIT:
+            _MONTHS.clear()
+        _MONTHS[day] = bounds
+    return bounds
+
+
+def _month_bounds(moment: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     start = moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     end = (start + dt.timedelta(days=32)).replace(day=1)
     return start, end

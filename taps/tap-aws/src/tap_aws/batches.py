@@ -129,6 +129,9 @@ def floats_to_decimal(array: pa.Array, column: str) -> pa.Array:
 
 def text_to_decimal(array: pa.Array, column: str) -> pa.Array:
     """CUR 2.0's string-typed rates: empty is null, the rest exact decimals."""
+    if pa.types.is_dictionary(array.type):  # convert each distinct text once
+        values = text_to_decimal(array.dictionary, column)
+        return values.take(array.indices)
     array = _empty_to_null(array)
     try:
         return array.cast(DECIMAL)
@@ -149,6 +152,14 @@ def text_to_decimal(array: pa.Array, column: str) -> pa.Array:
 def _empty_to_null(array: pa.Array) -> pa.Array:
     if array.null_count == len(array):
         return array
+    if pa.types.is_dictionary(array.type):
+        empty_value = pc.equal(array.dictionary, "")
+        if not pc.any(empty_value).as_py():
+            return array
+        indices = pc.if_else(
+            empty_value.take(array.indices), pa.scalar(None, array.indices.type), array.indices
+        )
+        return pa.DictionaryArray.from_arrays(indices, array.dictionary)
     empty = pc.equal(array, "")
     if not pc.any(empty).as_py():
         return array
@@ -175,6 +186,8 @@ def parquet_column_converter(
     if pa.types.is_timestamp(arrow_type):
         utc = pa.timestamp(arrow_type.unit, "UTC")
         return lambda array: array.cast(utc)
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type  # text read as a dictionary (see read_dictionary)
     if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
         if _is_number(kind or "string", column):
             return lambda array: text_to_decimal(array, column)
@@ -206,12 +219,40 @@ def with_tap_fields(
         raise ConversionError(str(exc)) from None
     names = list(batch.schema.names)
     rows = batch.num_rows
-    for name in TAP_FIELDS[:-1]:
-        arrays.append(pa.repeat(fields[name], rows) if rows else pa.array([], pa.string()))
+    zeros = pa.repeat(pa.scalar(0, pa.int32()), rows) if rows else pa.array([], pa.int32())
+    for name in TAP_FIELDS[:-1]:  # constants: one-value dictionaries, nearly free to store
+        arrays.append(pa.DictionaryArray.from_arrays(zeros, pa.array([fields[name]], pa.string())))
         names.append(name)
     arrays.append(pa.array(range(first_row, first_row + rows), pa.int64()))
     names.append("row_number")
     return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def dictionary_columns(parquet: t.Any) -> list[str]:
+    """Text columns worth reading as Arrow dictionaries: the file dictionary-encodes them
+    with a dictionary much smaller than the data (repeated names, ids, types). Decoding
+    then costs an index per value, and the batch file keeps the dictionary."""
+    metadata = parquet.metadata
+    if not metadata.num_row_groups:
+        return []
+    group = metadata.row_group(0)
+    text = {
+        field.name
+        for field in parquet.schema_arrow
+        if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+    }
+    found = []
+    for index in range(group.num_columns):
+        chunk = group.column(index)
+        name = chunk.path_in_schema
+        if name not in text or not chunk.has_dictionary_page:
+            continue
+        start = chunk.dictionary_page_offset
+        if start is None or chunk.data_page_offset is None:
+            continue
+        if (chunk.data_page_offset - start) * 2 < chunk.total_compressed_size:
+            found.append(name)
+    return found
 
 
 # --- rows read the RECORD way (gzip CSV) -----------------------------------------------
@@ -249,13 +290,14 @@ def rows_to_batch(
                 array = pa.array(values, DECIMAL)
             except (pa.ArrowInvalid, OverflowError):
                 array = pa.array([None if v is None else str(v) for v in values], pa.string())
-        elif pa.types.is_timestamp(arrow_type):
-            array = pa.array(values, pa.string()).cast(arrow_type)
-        elif pa.types.is_date(arrow_type):
+        elif pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
             array = pa.array(values, pa.string()).cast(arrow_type)
         elif arrow_type == pa.string():
             array = pa.array(
-                [v if v is None or isinstance(v, str) else _JSON.encode(v).decode() for v in values],
+                [
+                    v if v is None or isinstance(v, str) else _JSON.encode(v).decode()
+                    for v in values
+                ],
                 pa.string(),
             )
         else:

@@ -353,9 +353,14 @@ class S3Exports:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
+        from tap_aws.batches import dictionary_columns
+
         with self.open(key) as handle:
             try:
                 parquet = pq.ParquetFile(handle)
+                dictionaries = dictionary_columns(parquet)
+                if dictionaries:
+                    parquet = pq.ParquetFile(handle, read_dictionary=dictionaries)
                 for group in range(parquet.num_row_groups):
                     for batch in parquet.iter_batches(batch_size=batch_rows, row_groups=[group]):
                         yield parquet, batch
@@ -571,6 +576,8 @@ def decimal_of_float(value: float) -> Decimal:
     if value != value or value in {float("inf"), float("-inf")}:
         raise ValueError(f"not a finite number: {value!r}")
     number = Decimal(repr(value))
+    if number.is_zero():  # -0.0 is not a negative amount: zero has no sign
+        return number.copy_abs()
     return number if "E" not in str(number) else Decimal(format(number, "f"))
 
 
@@ -627,6 +634,8 @@ def parquet_converter(
     import pyarrow.compute as pc
 
     kind = (manifest_type or "").lower()
+    if pa.types.is_dictionary(arrow_type):  # text read as a dictionary: values decoded alike
+        arrow_type = arrow_type.value_type
     if pa.types.is_floating(arrow_type):
         # Arrow casts a double to its shortest round-trip text, as Python's repr does.
         return (lambda array: array.cast(pa.string())), _decimal_text

@@ -241,7 +241,6 @@ class LineItemsStream(Stream):
                 row["row_number"] = number
                 yield row
 
-
     def get_batches(
         self, batch_config: BatchConfig, context: Context | None = None
     ) -> Iterable[tuple[BaseBatchFileEncoding, list[str]]]:
@@ -280,9 +279,7 @@ class BatchFileWriter:
         self.url = ""
         self.rows = 0
 
-    def add(
-        self, batch: pa.RecordBatch
-    ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+    def add(self, batch: pa.RecordBatch) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
         import pyarrow.parquet as pq
 
         start = 0

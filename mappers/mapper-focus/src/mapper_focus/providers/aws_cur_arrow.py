@@ -24,7 +24,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mapper_focus.batches import DECIMAL, JSON_ENCODER as _JSON, TIMESTAMP
+from mapper_focus.batches import DECIMAL, TIMESTAMP
+from mapper_focus.batches import JSON_ENCODER as _JSON
 from mapper_focus.providers.aws_common import (
     AWS,
     BILLING_ACCOUNT_TYPE,
@@ -483,7 +484,9 @@ class CurArrow:
             bp_start = pc.if_else(from_bill, bps, month_starts)
             bp_end = pc.if_else(from_bill, bpe, month_ends)
         instant = pc.less_equal(end, start)
-        charge_end = pc.if_else(instant, pc.add(pc.floor_temporal(start, unit="hour"), _ONE_HOUR), end)
+        charge_end = pc.if_else(
+            instant, pc.add(pc.floor_temporal(start, unit="hour"), _ONE_HOUR), end
+        )
         correction = pc.if_else(
             pc.less_equal(charge_end, bp_start),
             pa.scalar("Correction"),
@@ -516,7 +519,9 @@ class CurArrow:
         table_categories = pa.array([v[1] for v in AWS_SERVICES.values()])
         table_subcategories = pa.array([v[2] for v in AWS_SERVICES.values()])
         use_table = pc.and_(pc.invert(market), pc.is_valid(known))
-        other_name = pc.coalesce(product_name, product_code, pc.if_else(market, pa.scalar(MARKETPLACE), aws))
+        other_name = pc.coalesce(
+            product_name, product_code, pc.if_else(market, pa.scalar(MARKETPLACE), aws)
+        )
         service_name = pc.if_else(use_table, table_names.take(known), other_name)
         service_category = pc.if_else(use_table, table_categories.take(known), pa.scalar(OTHER[0]))
         service_subcategory = pc.if_else(
@@ -540,7 +545,9 @@ class CurArrow:
             resource_kind,
         )
         resource_name = pc.coalesce(name_tag, resource_id) if name_tag is not None else resource_id
-        resource_name = pc.if_else(pc.is_null(resource_id), pa.scalar(None, pa.string()), resource_name)
+        resource_name = pc.if_else(
+            pc.is_null(resource_id), pa.scalar(None, pa.string()), resource_name
+        )
         region_id = pc.coalesce(prod("region_code", product), prod("region", product))
         region_name = pc.if_else(
             pc.is_null(region_id),
@@ -579,9 +586,7 @@ class CurArrow:
         # SavingsPlanNegation: zero quantities, a unit anyway, the positive list price.
         negation_price = pc.abs(pc.coalesce(list_price, _ZERO))
         list_price = pc.if_else(is_negation, negation_price, list_price)
-        contracted_price = pc.if_else(
-            is_ri, list_price, pc.coalesce(contracted_rate, list_price)
-        )
+        contracted_price = pc.if_else(is_ri, list_price, pc.coalesce(contracted_rate, list_price))
         contracted_price = pc.if_else(is_negation, negation_price, contracted_price)
         quantity = pc.if_else(is_negation, _ZERO, quantity)
         unit = pc.if_else(is_negation, pc.coalesce(unit, pa.scalar("Units")), unit)
@@ -635,7 +640,10 @@ class CurArrow:
         unpriced = pc.coalesce(public_cost, pc.if_else(is_usage, billed, _ZERO))
         list_cost = pc.if_else(priced, list_product, unpriced)
         contracted_product, contracted_exact = derived_cost(
-            pc.coalesce(contracted_price, _ZERO), pc.coalesce(quantity, _ZERO), None, quantity_digits
+            pc.coalesce(contracted_price, _ZERO),
+            pc.coalesce(quantity, _ZERO),
+            None,
+            quantity_digits,
         )
         contracted_priced = pc.and_(pc.is_valid(contracted_price), pc.is_valid(quantity))
         flag(pc.and_(contracted_priced, pc.invert(contracted_exact)))
@@ -645,7 +653,9 @@ class CurArrow:
         capacity_id = text("capacity_reservation_capacity_reservation_a_r_n")
         capacity_status: pa.Array = pa.nulls(n, pa.string())
         if capacity_id.null_count != n:
-            status = pc.utf8_lower(pc.coalesce(text("capacity_reservation_capacity_reservation_status"), pa.scalar("")))
+            status = pc.utf8_lower(
+                pc.coalesce(text("capacity_reservation_capacity_reservation_status"), pa.scalar(""))
+            )
             unused = pc.or_(
                 pc.match_substring(status, "unused"),
                 pc.and_(
@@ -696,13 +706,17 @@ class CurArrow:
             "ChargeFrequency": _const("Usage-Based", m),
             "ChargePeriodStart": take(start),
             "ChargePeriodEnd": take(charge_end),
-            "CommitmentDiscountCategory": take(pc.if_else(has_commitment, commitment_category, null_text)),
+            "CommitmentDiscountCategory": take(
+                pc.if_else(has_commitment, commitment_category, null_text)
+            ),
             "CommitmentDiscountId": take(commitment_id),
             "CommitmentDiscountQuantity": take(
                 pc.if_else(has_commitment, commitment_quantity, pa.scalar(None, DECIMAL))
             ),
             "CommitmentDiscountStatus": take(
-                pc.if_else(pc.and_(has_commitment, pc.invert(is_usage)), pa.scalar("Used"), null_text)
+                pc.if_else(
+                    pc.and_(has_commitment, pc.invert(is_usage)), pa.scalar("Used"), null_text
+                )
             ),
             "CommitmentDiscountType": take(pc.if_else(has_commitment, commitment_type, null_text)),
             "CommitmentDiscountUnit": take(pc.if_else(has_commitment, units[2], null_text)),
@@ -736,7 +750,11 @@ class CurArrow:
             "SkuPriceId": take(sku_price_id),
             "SubAccountId": take(usage_account),
             "SubAccountName": take(
-                pc.if_else(no_account, null_text, pc.coalesce(text("line_item_usage_account_name"), usage_account))
+                pc.if_else(
+                    no_account,
+                    null_text,
+                    pc.coalesce(text("line_item_usage_account_name"), usage_account),
+                )
             ),
             "SubAccountType": take(pc.if_else(no_account, null_text, pa.scalar(SUB_ACCOUNT_TYPE))),
             "Tags": take(tags_text),
@@ -759,7 +777,9 @@ class CurArrow:
             "x_AwsCostCategories": take(categories_text),
             "x_AwsDiscounts": take(discounts_text),
         }
-        columns["x_RowKey"] = self._row_keys(take(payer), take(period), take(source), take(row_number))
+        columns["x_RowKey"] = self._row_keys(
+            take(payer), take(period), take(source), take(row_number)
+        )
         return Mapped(columns, keep.cast(pa.int64()), fallback)
 
     # --- helpers -----------------------------------------------------------------------
@@ -780,7 +800,9 @@ class CurArrow:
         """Bounds of each row's tap billing_period (YYYY-MM), and whether it is one."""
         bounds: dict[str | None, tuple[t.Any, t.Any]] = {}
         encoded = period.dictionary_encode()
-        starts, ends, ok = [], [], []
+        starts: list[t.Any] = []
+        ends: list[t.Any] = []
+        ok: list[bool] = []
         for value in encoded.dictionary.to_pylist():
             try:
                 first, last = month_of(value, ("", None, ""))
@@ -793,8 +815,9 @@ class CurArrow:
             starts.append(first)
             ends.append(last)
             ok.append(True)
-        to_time = pa.array(starts, pa.string()).cast(TIMESTAMP), pa.array(ends, pa.string()).cast(
-            TIMESTAMP
+        to_time = (
+            pa.array(starts, pa.string()).cast(TIMESTAMP),
+            pa.array(ends, pa.string()).cast(TIMESTAMP),
         )
         indices = encoded.indices
         return (
@@ -875,7 +898,10 @@ class CurArrow:
     def _details(self, product: pa.Array | None) -> tuple[pa.Array, pa.Array]:
         """SkuPriceDetails JSON text (instance type, OS, storage class) or null: built per
         distinct combination (a handful per bill), in Python, as aws_cur builds the dict."""
-        values = [self.prod(attr, product) for attr in ("instance_type", "operating_system", "storage_class")]
+        values = [
+            self.prod(attr, product)
+            for attr in ("instance_type", "operating_system", "storage_class")
+        ]
         marked = [pc.coalesce(v, pa.scalar("\x00")) for v in values]
         combined = pc.binary_join_element_wise(*marked, "\x1f").dictionary_encode()
         texts: list[str | None] = []
@@ -884,7 +910,9 @@ class CurArrow:
             parts = [None if p == "\x00" else p for p in combination.split("\x1f")]
             details = {
                 key: value
-                for key, value in zip(("InstanceType", "OperatingSystem", "StorageClass"), parts, strict=True)
+                for key, value in zip(
+                    ("InstanceType", "OperatingSystem", "StorageClass"), parts, strict=True
+                )
                 if value
             }
             flags.append(any(ord(c) < 0x20 for value in details.values() for c in value))
@@ -903,9 +931,11 @@ class CurArrow:
             and pc.count_distinct(source).as_py() == 1
         )
         if constant:
-            prefix = "\x1f".join(["aws", self.stream, payer[0].as_py(), period[0].as_py(), source[0].as_py(), ""])
+            prefix = "\x1f".join(
+                ["aws", self.stream, payer[0].as_py(), period[0].as_py(), source[0].as_py(), ""]
+            )
             copy = hashlib.sha256(prefix.encode()).copy
-            keys = []
+            keys: list[str] = []
             append = keys.append
             for number in numbers:
                 digest = copy()

@@ -46,6 +46,55 @@ def measure(name: str, command: list[str], rows: int, stdin: Path | None, stdout
     return Result(name, rows, seconds, int(peak_kb) / 1024)
 
 
+# One stage of a shell pipe: runs the stage, writes "peak_kb exit_code" to a report file.
+_STAGE = (
+    "import resource, subprocess, sys\n"
+    "code = subprocess.run(sys.argv[2:], stderr=open(sys.argv[1] + '.log', 'wb')).returncode\n"
+    "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+    "open(sys.argv[1], 'w').write(f'{peak} {code}')\n"
+    "sys.exit(code)\n"
+)
+
+
+@dataclass
+class PipelineResult(Result):
+    stage_peaks_mb: dict[str, float]
+
+
+def measure_pipeline(
+    name: str, stages: dict[str, list[str]], rows: int, work: Path, stdout: Path
+) -> PipelineResult:
+    """Run `stage | stage | ...` (each stage its own process, connected by OS pipes) and
+    report wall time end to end and each stage's own peak RSS. Raises with the failing
+    stage's log tail."""
+    processes: list[subprocess.Popen[bytes]] = []
+    reports = {stage: work / f"{stage}.peak" for stage in stages}
+    previous = None
+    started = time.perf_counter()
+    with stdout.open("wb") as sink:
+        for index, (stage, command) in enumerate(stages.items()):
+            last = index == len(stages) - 1
+            process = subprocess.Popen(
+                [sys.executable, "-c", _STAGE, str(reports[stage]), *command],
+                stdin=previous.stdout if previous else subprocess.DEVNULL,
+                stdout=sink if last else subprocess.PIPE,
+                cwd=work,
+            )
+            if previous and previous.stdout:
+                previous.stdout.close()  # the next stage owns the read end
+            processes.append(process)
+            previous = process
+        codes = [process.wait() for process in processes]
+    seconds = time.perf_counter() - started
+    peaks = {}
+    for (stage, report), code in zip(reports.items(), codes, strict=True):
+        if code != 0:
+            log = Path(f"{report}.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{name}: {stage} exited {code}\n{log}")
+        peaks[stage] = int(report.read_text().split()[0]) / 1024
+    return PipelineResult(name, rows, seconds, max(peaks.values()), peaks)
+
+
 def count_records(path: Path, stream: str | None = None) -> int:
     count = 0
     with path.open("rb") as handle:
@@ -68,3 +117,6 @@ def print_table(title: str, results: list[Result], baseline: str) -> None:
             f"{r.name:<44} {r.rows:>9} {r.seconds:>8.2f} {r.rows_per_second:>10,.0f} "
             f"{ratio:>10.2f}x {r.peak_mb:>8.0f}"
         )
+        if isinstance(r, PipelineResult):
+            stages = ", ".join(f"{k} {v:.0f}" for k, v in r.stage_peaks_mb.items())
+            print(f"{'':<44} peak MB per process: {stages}")

@@ -519,6 +519,15 @@ def read_partition(path: Path, file_format: str) -> pa.Table:
     )
 
 
+def _repeats(column: pa.ChunkedArray) -> bool:
+    """Worth a Parquet dictionary: not text, or text with at most one distinct value in
+    two rows (unique keys, ids and tags would only fill a dictionary to throw it away)."""
+    kind = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+    if not pa.types.is_string(kind):
+        return True
+    return 2 * len(pc.unique(column)) <= len(column)
+
+
 def write_partition(
     table: pa.Table | SortedTable,
     path: Path,
@@ -533,27 +542,23 @@ def write_partition(
     slices = table.slices() if isinstance(table, SortedTable) else iter([table])
     if file_format == "parquet":
         schema = pa.schema([pa.field(f.name, plain_type(f.type)) for f in table.schema])
-        writer_schema = table.schema
-        # Parquet dictionaries for columns that repeat (dictionary arrays, numbers, dates);
-        # unique text (keys, ids, tags) would only fill a dictionary to throw it away.
-        repeated = [
-            f.name
-            for f in table.schema
-            if pa.types.is_dictionary(f.type) or not pa.types.is_string(f.type)
-        ]
+        # Parquet dictionaries for columns that repeat, decided by content (not by how the
+        # Arrow column happens to be encoded), so the same rows give the same bytes.
+        whole = table.materialize() if isinstance(table, SortedTable) else table
+        repeated = [name for name in whole.schema.names if _repeats(whole.column(name))]
         with pq.ParquetWriter(
             path,
-            writer_schema,
+            schema,
             compression=compression,
             store_schema=False,
             use_dictionary=repeated,
         ) as writer:
             wrote = False
             for part in slices:
-                writer.write_table(part)
+                writer.write_table(part.cast(schema))  # one row group decoded at a time
                 wrote = True
             if not wrote:
-                writer.write_table(schema.empty_table().cast(writer_schema))
+                writer.write_table(schema.empty_table())
             writer.add_key_value_metadata(dict(file_metadata or {}))
         return
     # CSV: header, then FOCUS text values (already formatted); null is an empty field.

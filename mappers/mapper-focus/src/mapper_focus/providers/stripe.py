@@ -35,6 +35,7 @@ Rules (each has a fixture in tests/fixtures/stripe):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 import typing as t
 from decimal import Decimal
@@ -113,6 +114,7 @@ def to_major_units(amount: object, currency: str, where: tuple[str, str | None, 
     return minor.scaleb(-currency_exponent(currency))
 
 
+@functools.lru_cache(maxsize=4096)  # a few hundred distinct descriptions per account
 def service_for(description: str | None) -> tuple[str, str, str]:
     text = (description or "").strip()
     for pattern, service in SERVICES:

@@ -388,3 +388,22 @@ def test_cli_serves_the_fake():
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_azurite_serves_an_account_of_our_own():
+    import base64
+
+    from azure.core.exceptions import HttpResponseError
+    from azure.storage.blob import BlobServiceClient
+
+    key = base64.b64encode(b"finfocus-test-account-key-0123456789abcdef").decode()
+    with Azurite(AZURITE_DIR, account=("finfocustest", key)) as server:
+        assert server.blob_endpoint.endswith("/finfocustest")
+        assert f"AccountKey={key};" in server.connection_string
+        service = BlobServiceClient.from_connection_string(server.connection_string)
+        service.create_container("billing")
+        assert [c.name for c in service.list_containers()] == ["billing"]
+        wrong = server.connection_string.replace(key, base64.b64encode(b"x" * 32).decode())
+        with pytest.raises(HttpResponseError) as refused:
+            list(BlobServiceClient.from_connection_string(wrong).list_containers())
+        assert refused.value.status_code == 403

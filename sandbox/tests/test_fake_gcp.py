@@ -9,6 +9,7 @@ import sys
 from collections import Counter
 from decimal import Decimal
 
+import google.auth.transport.requests
 import pytest
 import requests
 from finfocus_sandbox.faults import Fault
@@ -283,3 +284,49 @@ def test_cli_serves_and_writes_credentials(tmp_path):
     finally:
         process.terminate()
         assert process.wait(timeout=10) == 0
+
+
+def test_jobs_query_is_idempotent_by_request_id(fake):
+    """A retry of jobs.query (same requestId) gets the job the first request started."""
+    table = fake.table_id("standard")
+    token = _client(fake)._credentials
+    token.refresh(google.auth.transport.requests.Request())
+    url = f"{fake.url}/bigquery/v2/projects/finfocus-billing/queries"
+    body = {"query": f"SELECT cost FROM `{table}`", "useLegacySql": False, "requestId": "r-42"}
+    headers = {"Authorization": f"Bearer {token.token}"}
+    first = requests.post(url, json=body, headers=headers, timeout=10).json()
+    again = requests.post(url, json=body, headers=headers, timeout=10).json()
+    assert again["jobReference"] == first["jobReference"]
+    other = requests.post(url, json={**body, "requestId": "r-43"}, headers=headers, timeout=10)
+    assert other.json()["jobReference"]["jobId"] != first["jobReference"]["jobId"]
+
+
+def test_unknown_project_and_own_key_pair():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    with FakeGCP(_dataset(days=3), projects=("finfocus-analytics",)) as server:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        server.add_service_account(
+            "byok@finfocus-billing.iam.gserviceaccount.com", private_key=key, key_id="ab" * 20
+        )
+        info = server.credentials_info("byok@finfocus-billing.iam.gserviceaccount.com")
+        assert info["private_key_id"] == "ab" * 20
+        table = server.table_id("standard")
+        rows = _client(server, info, "finfocus-analytics").query_and_wait(
+            f"SELECT cost FROM `{table}`"
+        )
+        assert rows.total_rows == len(server.dataset.rows("standard"))
+        with pytest.raises(exceptions.NotFound, match="Not found: Project finfocus-typo"):
+            _client(server, info, "finfocus-typo").query_and_wait(f"SELECT cost FROM `{table}`")
+
+
+def test_empty_first_answer_of_jobs_query_still_reads_every_row(fake):
+    table = fake.table_id("standard")
+    fake.faults.add(Fault(kind="empty_page_has_more", path=r"/queries$", method="POST"))
+    try:
+        rows = list(_client(fake).query_and_wait(f"SELECT cost FROM `{table}`", page_size=200))
+        injected = fake.faults.injected
+    finally:
+        fake.faults.clear()
+    assert injected == {"empty_page_has_more": 1}
+    assert len(rows) == len(fake.dataset.rows("standard"))

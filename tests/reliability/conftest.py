@@ -19,6 +19,36 @@ def tally() -> collections.Counter[str]:
     return TALLY
 
 
+@pytest.fixture(autouse=True)
+def _count_plugins(request: pytest.FixtureRequest):
+    """Count the tests each plugin went through (a Provider or a plugin name parameter, or
+    the `plugins` marker), for the summary's coverage line."""
+    yield
+    params = getattr(getattr(request.node, "callspec", None), "params", {})
+    names = {getattr(value, "tap", value) for value in params.values()}
+    marker = request.node.get_closest_marker("plugins")
+    names.update(marker.args if marker else ())
+    for name in names:
+        if isinstance(name, str) and name.startswith(("tap-", "mapper-", "target-")):
+            TALLY[f"plugin:{name}"] += 1
+
+
+@pytest.fixture(scope="session")
+def azurite():
+    """Azurite (Blob Storage) from tap-azure's npm install, on loopback, for the session."""
+    from finfocus_sandbox.azure import Azurite
+    from providers import AZURITE_DIR
+
+    with Azurite(AZURITE_DIR) as server:
+        yield server
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "plugins(*names): the plugins a reliability test exercises (summary line)"
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/reliability/" in str(item.fspath):
@@ -30,6 +60,10 @@ def pytest_terminal_summary(terminalreporter) -> None:
     if not TALLY:
         return
     terminalreporter.write_sep("=", "reliability summary")
+    plugins = sorted((k.split(":", 1)[1], n) for k, n in TALLY.items() if k.startswith("plugin:"))
+    terminalreporter.write_line(
+        "tests per plugin: " + ", ".join(f"{name} {count}" for name, count in plugins)
+    )
     terminalreporter.write_line(
         f"faults injected: {TALLY['faults']}, crashes survived: {TALLY['crashes']}, "
         f"bad inputs tried: {TALLY['bad_inputs']}, secret leak checks: {TALLY['leak_checks']}, "

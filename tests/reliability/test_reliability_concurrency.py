@@ -12,6 +12,7 @@ import os
 import subprocess
 
 import pyarrow.dataset as pads
+import pytest
 from pipeline_testing import MELTANO, QUIET, ROOT
 
 
@@ -20,6 +21,7 @@ def _rows(path) -> dict[str, dict]:
     return {r["x_RowKey"]: r for r in table.to_pylist()}
 
 
+@pytest.mark.plugins("tap-stripe", "mapper-focus", "target-focus")
 def test_the_same_job_started_twice_at_once(meltano, tmp_path, tally):
     clean_env = {
         "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'clean.db'}",

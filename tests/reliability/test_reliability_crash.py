@@ -6,17 +6,25 @@ lost or doubled, the same values, and no partial or half-replaced file.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
 import subprocess
+import sys
 import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
 
 import pyarrow.dataset as pads
 import pytest
+from azure.storage.blob import BlobServiceClient
+from finfocus_sandbox.azure import AzureDataset, write_export_run
 from finfocus_sandbox.faults import Fault
 from finfocus_sandbox.stripe import FakeStripe, StripeDataset
 from pipeline_testing import CONNECTED, MELTANO, QUIET, ROOT, STRIPE_KEY, Database
+from providers import PROVIDERS, canary, tap_env
 
 RANDOM = random.Random(20261123)
 PROCESSES = {
@@ -88,6 +96,7 @@ def run_and_kill(
     return killed
 
 
+@pytest.mark.plugins("tap-stripe", "mapper-focus", "target-focus")
 @pytest.mark.parametrize("victim", ["tap", "mapper", "target"])
 def test_full_sync_survives_kill_9_of_any_process(meltano, tmp_path, victim, tally):
     clean_env = {
@@ -133,6 +142,7 @@ def test_full_sync_survives_kill_9_of_any_process(meltano, tmp_path, victim, tal
     assert not list((out / "data").rglob(".*.tmp")), "a temporary file was left behind"
 
 
+@pytest.mark.plugins("tap-stripe")
 @pytest.mark.parametrize("victim", ["tap", "target-postgres"])
 def test_extract_only_to_postgres_survives_kill_9(meltano, database, tmp_path, victim, tally):
     env = {"TAP_STRIPE_WINDOW_DAYS": "3", "TARGET_POSTGRES_BATCH_SIZE_ROWS": "100"}
@@ -160,3 +170,143 @@ def test_extract_only_to_postgres_survives_kill_9(meltano, database, tmp_path, v
         tally["lost"] += len(set(expected) - set(rows))
         assert len(rows) == len(set(rows)), f"{table}: doubled rows"
         assert set(rows) == set(expected), table
+
+
+# --- tap-azure and tap-gcp: kill -9 the tap of `tap | mapper-focus | target-focus` ---------
+#
+# The plugins are chained as Meltano chains them, without Meltano: the state a resumed run
+# starts from is the last STATE the target wrote (what Meltano would have kept). The tap is
+# killed right after its k-th STATE message reached the mapper, k random, while it still
+# has work to do; the resumed run must leave the dataset equal to a clean run's.
+
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Piped:
+    tap_code: int | None
+    target_code: int
+    tap_states: int
+    killed: bool
+    state: dict | None  # the last state the target wrote
+
+
+def piped_run(
+    tap: str,
+    config: dict,
+    out: Path,
+    work: Path,
+    *,
+    state: dict | None = None,
+    kill_after: int | None = None,
+) -> Piped:
+    """`tap | mapper-focus | target-focus`; kill -9 the tap after its `kill_after`th STATE."""
+    tag = uuid.uuid4().hex[:8]
+    tap_config, target_config = work / f"tap-{tag}.json", work / f"target-{tag}.json"
+    tap_config.write_text(json.dumps(config))
+    target_config.write_text(json.dumps({"output_path": str(out)}))
+    command = [str(BIN / tap), "--config", str(tap_config)]
+    if state is not None:
+        state_file = work / f"state-{tag}.json"
+        state_file.write_text(json.dumps(state))
+        command += ["--state", str(state_file)]
+    logs = [open(work / f"{name}-{tag}.log", "wb") for name in ("tap", "mapper", "target")]  # noqa: SIM115
+    env = tap_env(LOGLEVEL="INFO")
+    tap_proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=logs[0], env=env)
+    mapper = subprocess.Popen(
+        [str(BIN / "mapper-focus")], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=logs[1]
+    )
+    target = subprocess.Popen(
+        [str(BIN / "target-focus"), "--config", str(target_config)],
+        stdin=mapper.stdout,
+        stdout=subprocess.PIPE,
+        stderr=logs[2],
+    )
+    assert mapper.stdout is not None
+    assert mapper.stdin is not None
+    assert tap_proc.stdout is not None
+    mapper.stdout.close()  # the target holds it now
+    states, killed = 0, False
+    for line in tap_proc.stdout:
+        mapper.stdin.write(line)
+        if b'"STATE"' in line[:30]:
+            states += 1
+            if states == kill_after and tap_proc.poll() is None:
+                os.kill(tap_proc.pid, signal.SIGKILL)
+                killed = True
+    mapper.stdin.close()
+    tap_code = tap_proc.wait(timeout=300)
+    mapper.wait(timeout=300)
+    target_out, _ = target.communicate(timeout=300)
+    for log in logs:
+        log.close()
+    # A Singer target writes each state it has committed up to as one JSON line.
+    written = [json.loads(line) for line in target_out.splitlines() if line.startswith(b"{")]
+    return Piped(tap_code, target.returncode, states, killed, written[-1] if written else state)
+
+
+def kill_and_resume(tap: str, config: dict, tmp_path: Path, tally) -> None:
+    clean = piped_run(tap, config, tmp_path / "clean", tmp_path)
+    assert (clean.tap_code, clean.target_code) == (0, 0), _logs(tmp_path)
+    expected = dataset_rows(tmp_path / "clean")
+    assert expected
+    assert clean.tap_states >= 3, f"{tap}: too few states ({clean.tap_states}) to crash between"
+    out = tmp_path / "focus"
+    kill_after = RANDOM.randint(1, clean.tap_states - 2)
+    crashed = piped_run(tap, config, out, tmp_path, kill_after=kill_after)
+    assert crashed.killed, f"{tap} finished before its state #{kill_after}"
+    assert crashed.tap_code == -signal.SIGKILL
+    tally["crashes"] += 1
+    assert crashed.target_code == 0, _logs(tmp_path)
+    resumed = piped_run(tap, config, out, tmp_path, state=crashed.state)
+    assert (resumed.tap_code, resumed.target_code) == (0, 0), _logs(tmp_path)
+    got = dataset_rows(out)
+    lost, doubled = expected.keys() - got.keys(), got.keys() - expected.keys()
+    tally["lost"] += len(lost)
+    tally["doubled"] += len(doubled)
+    assert not lost, f"{tap}: {len(lost)} rows lost (killed after state #{kill_after})"
+    assert not doubled, f"{tap}: {len(doubled)} rows a clean run does not have"
+    for key, row in expected.items():
+        assert got[key]["BilledCost"] == row["BilledCost"], key
+    assert not list((out / "data").rglob(".*.tmp")), "a temporary file was left behind"
+
+
+def _logs(work: Path) -> str:
+    return "\n".join(p.read_text(errors="replace")[-1500:] for p in sorted(work.glob("*.log")))
+
+
+@pytest.mark.parametrize(
+    "provider", [p for p in PROVIDERS if p.name in {"azure", "gcp"}], ids=lambda p: p.name
+)
+@pytest.mark.plugins("mapper-focus", "target-focus")
+def test_tap_killed_mid_run_resumes_without_loss(provider, tmp_path, tally):
+    key = canary(provider)
+    fake, extra = provider.make(key)
+    with fake:
+        # Every request a little slow, so the tap still has work when it is killed.
+        fake.faults.add(Fault(kind="slow", path=provider.path, times=None, delay=0.05))
+        kill_and_resume(provider.tap, provider.config(fake, key, extra), tmp_path, tally)
+
+
+@pytest.mark.plugins("tap-azure", "mapper-focus", "target-focus")
+def test_tap_azure_killed_while_reading_exports_resumes_without_loss(azurite, tmp_path, tally):
+    service = BlobServiceClient.from_connection_string(azurite.connection_string)
+    name = f"crash-{uuid.uuid4().hex[:10]}"
+    container = service.create_container(name)
+    try:
+        dataset = AzureDataset.generate(seed=36, days=70, subscriptions=1)
+        for period in dataset.months()[-3:]:
+            for export_type in ("FocusCost", "ActualCost"):
+                write_export_run(
+                    container, dataset, export_type.lower(), export_type, period, rows_per_file=150
+                )
+        config = {
+            "storage_connection_string": azurite.connection_string,
+            "container": name,
+            "prefix": "exports",
+            "max_retries": 2,
+            "request_timeout": 10,
+        }
+        kill_and_resume("tap-azure", config, tmp_path, tally)
+    finally:
+        container.delete_container()

@@ -7,21 +7,28 @@ files, Meltano's run folder and its system database.
 
 from __future__ import annotations
 
+import base64
+import datetime as dt
+import tempfile
+import urllib.parse
 from pathlib import Path
 
 import boto3
 import pytest
+from azure.storage.blob import BlobServiceClient, ContainerSasPermissions, generate_container_sas
 from finfocus_sandbox.aws import write_cur2_delivery
+from finfocus_sandbox.azure import AzureDataset, Azurite, write_export_run
+from finfocus_sandbox.faults import Fault
 from moto.server import ThreadedMotoServer
 from pipeline_testing import ROOT
-from providers import PROVIDERS, canary
+from providers import AZURITE_DIR, PROVIDERS, canary, run_tap, tap_env
 
 DEBUG = {"LOGLEVEL": "DEBUG", "MELTANO_CLI_LOG_LEVEL": "debug"}
 
 
-def leaks(secret: str, *texts: str, folders: tuple[Path, ...] = ()) -> list[str]:
-    """Where the secret (or a long piece of it) shows up."""
-    needles = {secret, secret[-16:], secret[:16]}
+def leaks(secret: str | list[str], *texts: str, folders: tuple[Path, ...] = ()) -> list[str]:
+    """Where the secret (or a long piece of it) shows up; a list: any of these pieces."""
+    needles = set(secret) if isinstance(secret, list) else {secret, secret[-16:], secret[:16]}
     found = [f"text #{i}" for i, text in enumerate(texts) if any(n in text for n in needles)]
     for folder in folders:
         if not folder.exists():
@@ -51,7 +58,11 @@ def state_text(meltano, state_id: str) -> str:
     return result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("provider", PROVIDERS, ids=lambda p: p.name)
+CLOUD = [p for p in PROVIDERS if p.name in {"azure", "gcp"}]
+
+
+@pytest.mark.plugins("mapper-focus", "target-focus")
+@pytest.mark.parametrize("provider", [p for p in PROVIDERS if p not in CLOUD], ids=lambda p: p.name)
 def test_http_tap_canary_never_leaks(meltano, tmp_path, provider, tally):
     secret = canary(provider, "Leak")
     fake, extra = provider.make(secret)
@@ -64,8 +75,6 @@ def test_http_tap_canary_never_leaks(meltano, tmp_path, provider, tally):
         env_bad = {**provider.meltano_env(fake, wrong, extra), **DEBUG}
         refused = meltano.run("run", provider.tap, "focus", "target-focus", extra_env=env_bad)
         assert refused.returncode != 0
-        from finfocus_sandbox.faults import Fault
-
         fake.faults.add(Fault(kind="server_error", path=provider.path, times=None))
         failing = meltano.run(
             "run",
@@ -87,11 +96,14 @@ def test_http_tap_canary_never_leaks(meltano, tmp_path, provider, tally):
     ]
     folders = (tmp_path, ROOT / ".meltano" / "run")
     tally["leak_checks"] += 2
-    found = leaks(secret, *texts, folders=folders) + leaks(wrong, *texts, folders=folders)
+    found = leaks(provider.secrets(secret), *texts, folders=folders) + leaks(
+        provider.secrets(wrong), *texts, folders=folders
+    )
     tally["leaked"] += len(found)
     assert not found, f"{provider.tap}: credential found in {found}"
 
 
+@pytest.mark.plugins("tap-aws", "mapper-focus", "target-focus")
 def test_aws_canary_credentials_never_leak(meltano, tmp_path, tally):
     access_key, secret_key = "AKIAFINFOCUSCANARY42", "finfocusCanarySecretKey0123456789abcdefXYZ"
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -144,3 +156,118 @@ def test_aws_canary_credentials_never_leak(meltano, tmp_path, tally):
     )
     tally["leaked"] += len(found)
     assert not found, f"tap-aws: secret key found in {found}"
+
+
+@pytest.mark.plugins("mapper-focus", "target-focus")
+@pytest.mark.parametrize("provider", CLOUD, ids=lambda p: p.name)
+def test_cloud_tap_canary_never_leaks(meltano, tmp_path, provider, tally):
+    """tap-azure's client secret, tap-gcp's private key: a full sync through Meltano, and
+    the tap's failure paths (rejected credentials, a service that keeps failing), all with
+    debug logging."""
+    secret, wrong = canary(provider, "Leak"), canary(provider, "WrongLeak")
+    fake, extra = provider.make(secret)
+    debug = tap_env(LOGLEVEL="DEBUG")
+    with fake, tempfile.TemporaryDirectory() as configs:
+        env = {**provider.meltano_env(fake, secret, extra), **DEBUG}
+        ok = meltano.run("run", provider.tap, "focus", "target-focus", extra_env=env)
+        assert ok.returncode == 0, one_line_errors(ok.stderr)
+        refused = provider.run_cli(provider.config(fake, wrong, extra), Path(configs), env=debug)
+        assert refused.returncode == 2, refused.stderr[-1500:]
+        fake.faults.add(Fault(kind="server_error", path=provider.path, skip=3, times=None))
+        failing = provider.run_cli(
+            {**provider.config(fake, secret, extra), "max_retries": 1},
+            Path(configs),
+            env=debug,
+        )
+        assert failing.returncode == 75, failing.stderr[-1500:]
+    state = state_text(meltano, f"dev:{provider.tap}-to-target-focus")
+    texts = [ok.stdout, ok.stderr, refused.stdout, refused.stderr, failing.stdout, failing.stderr]
+    folders = (tmp_path, ROOT / ".meltano" / "run")
+    tally["leak_checks"] += 2
+    found = leaks(provider.secrets(secret), *texts, state, folders=folders) + leaks(
+        provider.secrets(wrong), *texts, state, folders=folders
+    )
+    tally["leaked"] += len(found)
+    assert not found, f"{provider.tap}: credential found in {found}"
+
+
+STORAGE_ACCOUNT = "finfocuscanary"
+STORAGE_KEY = base64.b64encode(b"finfocusCanaryStorageKey/7c3d9e2a41b8/0123456789abcdef").decode()
+WRONG_KEY = base64.b64encode(b"finfocusWrongStorageKey/2a41b87c3d9e/fedcba9876543210").decode()
+
+
+@pytest.mark.plugins("tap-azure")
+def test_azure_storage_canaries_never_leak(tmp_path, tally):
+    """tap-azure reading exports with a canary account key (in a connection string) and a
+    SAS made from it, with debug logging: on success, with a wrong key, with a SAS that may
+    not list, and with a missing container."""
+    debug = tap_env(LOGLEVEL="DEBUG")
+    runs = {}
+    with Azurite(AZURITE_DIR, account=(STORAGE_ACCOUNT, STORAGE_KEY)) as azurite:
+        service = BlobServiceClient.from_connection_string(azurite.connection_string)
+        service.create_container("billing")
+        container = service.get_container_client("billing")
+        dataset = AzureDataset.generate(seed=37, days=20, subscriptions=1)
+        write_export_run(container, dataset, "daily-focus", "FocusCost", dataset.months()[-1])
+        expiry = dt.datetime.now(tz=dt.UTC) + dt.timedelta(hours=1)
+        sas = generate_container_sas(
+            STORAGE_ACCOUNT,
+            "billing",
+            account_key=STORAGE_KEY,
+            permission=ContainerSasPermissions(read=True, list=True),
+            expiry=expiry,
+        )
+        read_only = generate_container_sas(
+            STORAGE_ACCOUNT,
+            "billing",
+            account_key=STORAGE_KEY,
+            permission=ContainerSasPermissions(read=True),
+            expiry=expiry,
+        )
+        base = {"container": "billing", "prefix": "exports", "max_retries": 1}
+        by_key = {**base, "storage_connection_string": azurite.connection_string}
+        by_sas = {**base, "storage_account_url": azurite.blob_endpoint}
+        wrong = azurite.connection_string.replace(STORAGE_KEY, WRONG_KEY)
+        expected = {
+            "wrong key": "Blob Storage refused the container listing",
+            "SAS that may not list": "(AuthorizationPermissionMismatch): check storage_",
+            "missing container": "container 'no-such-container' does not exist",
+        }
+        cases = {
+            "connection string": (by_key, 0),
+            "SAS token": ({**by_sas, "storage_sas_token": sas}, 0),
+            "wrong key": ({**by_key, "storage_connection_string": wrong}, 2),
+            "SAS that may not list": ({**by_sas, "storage_sas_token": read_only}, 2),
+            "missing container": ({**by_key, "container": "no-such-container"}, 2),
+        }
+        with tempfile.TemporaryDirectory() as configs:
+            for name, (config, code) in cases.items():
+                run = run_tap("tap_azure.tap", config, Path(configs), env=debug)
+                runs[name] = run
+                assert run.returncode == code, f"{name}: {run.stderr[-1500:]}"
+                if code:
+                    lines = [x for x in run.stderr.splitlines() if x.startswith("tap-azure: ")]
+                    assert len(lines) == 1, f"{name}: {run.stderr[-1500:]}"
+                    assert expected[name] in lines[0], lines[0]
+    signatures = [
+        value
+        for token in (sas, read_only)
+        for name, _, value in (part.partition("=") for part in token.split("&"))
+        if name == "sig"
+    ]
+    needles = [
+        STORAGE_KEY,
+        STORAGE_KEY[:16],
+        STORAGE_KEY[-16:],
+        WRONG_KEY,
+        WRONG_KEY[-16:],
+        sas,
+        read_only,
+        *signatures,
+        *(urllib.parse.unquote(s) for s in signatures),
+    ]
+    texts = [text for run in runs.values() for text in (run.stdout, run.stderr)]
+    tally["leak_checks"] += len(runs)
+    found = leaks(needles, *texts, folders=(tmp_path,))
+    tally["leaked"] += len(found)
+    assert not found, f"tap-azure: a storage secret found in {found}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -128,3 +129,24 @@ def test_invalid_config(tmp_path, azure_fake, overrides, expected):
     assert expected in line
     no_secret(run)
     assert not [e for e in fake.events if e.kind == "token"]  # nothing was asked of Azure
+
+
+def test_a_catalog_selecting_an_unknown_stream_is_refused(tmp_path, azure_fake):
+    fake, dataset = azure_fake
+    config = tap_config(fake, dataset, scope=dataset.subscriptions[0].resource_id)
+    discovered = json.loads(run_tap(config, tmp_path, "--discover").stdout)
+    bogus = json.loads(json.dumps(discovered["streams"][0]))
+    bogus["tap_stream_id"] = bogus["stream"] = "usage_details"
+    for entry in bogus["metadata"]:
+        if not entry["breadcrumb"]:
+            entry["metadata"]["selected"] = True
+    discovered["streams"].append(bogus)
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(discovered))
+    run = run_tap(config, tmp_path, "--catalog", str(catalog))
+    assert run.returncode == 2
+    line = failure_line(run)
+    assert "the catalog selects usage_details, not a stream of tap-azure" in line
+    assert not run.messages
+    assert not [e for e in fake.events if e.kind == "token"]  # nothing was asked of Azure
+    no_secret(run)

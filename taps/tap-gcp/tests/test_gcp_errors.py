@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from finfocus_sandbox.faults import Fault
+from finfocus_sandbox.gcp import FakeGCP
 from tap_gcp_testing import fake_sums, month_sums, run_tap, tap_config
 
 
@@ -164,3 +165,48 @@ def test_secrets_stay_out_of_logs_and_state(fake, tmp_path):
     about = run_tap(tap_config(fake), tmp_path, "--about", "--format", "json")
     assert about.returncode == 0
     assert info["private_key_id"] not in about.stdout
+
+
+def test_a_catalog_selecting_an_unknown_stream_is_refused(fake, tmp_path):
+    config = tap_config(fake, streams=("standard",))
+    discovered = json.loads(run_tap(config, tmp_path, "--discover").stdout)
+    bogus = json.loads(json.dumps(discovered["streams"][0]))
+    bogus["tap_stream_id"] = bogus["stream"] = "billing_export_detailed"
+    for entry in bogus["metadata"]:
+        if not entry["breadcrumb"]:
+            entry["metadata"]["selected"] = True
+    discovered["streams"].append(bogus)
+    catalog = tmp_path / "catalog.json"
+    catalog.write_text(json.dumps(discovered))
+    fake.clear_queries()
+    run = run_tap(config, tmp_path, "--catalog", str(catalog))
+    assert run.returncode == 2
+    line = run.failure_line(_secrets(fake.credentials_info()))
+    assert "the catalog selects billing_export_detailed, not a stream of tap-gcp" in line
+    assert not run.messages
+    assert not fake.queries  # nothing was queried
+
+
+def test_a_project_that_does_not_exist_is_named(dataset, tmp_path):
+    with FakeGCP(dataset, projects=("finfocus-analytics",)) as server:
+        run = run_tap(
+            tap_config(server, streams=("standard",), project_id="finfocus-typo"), tmp_path
+        )
+    assert run.returncode == 2
+    line = run.failure_line(_secrets(server.credentials_info()))
+    assert "project_id finfocus-typo not found (" in line
+    assert "check project_id" in line
+
+
+def test_a_replayed_query_answer_is_not_taken_for_the_next_query(fake, tmp_path):
+    """A proxy that answers jobs.query with an earlier query's answer (the same job, its
+    rows): the tap notices the job it already read and asks again."""
+    fake.faults.add(Fault(kind="repeat_page", path=r"/queries$", method="POST", times=2))
+    run = run_tap(tap_config(fake, streams=("standard",), window_days=2), tmp_path)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert fake.faults.injected == {"repeat_page": 2}
+    assert "which an earlier query started" in run.stderr
+    records = run.records("billing_export")
+    assert len(records) == len(fake.dataset.rows("standard"))
+    assert len({r["row_key"] for r in records}) == len(records)
+    assert month_sums(records, "standard") == fake_sums(fake, "standard")

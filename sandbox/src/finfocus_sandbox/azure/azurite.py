@@ -2,7 +2,8 @@
 
     azurite = Azurite(npm_dir)        # npm_dir holds package.json + node_modules/azurite
     azurite.start()                   # random free port, its own temporary folder
-    azurite.connection_string         # the well-known devstoreaccount1 account
+    azurite.connection_string         # the well-known devstoreaccount1 account (or the
+                                      # `account=(name, key)` it was started with)
     azurite.stop()                    # or: with Azurite(npm_dir) as azurite: ...
 
 `ensure_installed(npm_dir)` runs `npm ci --prefix <npm_dir>` when Azurite is missing, so a
@@ -75,9 +76,18 @@ class Azurite:
     """One azurite-blob process on `host`, a free port and a temporary data folder."""
 
     def __init__(
-        self, npm_dir: Path | str, *, host: str = "127.0.0.1", start_timeout: float = 60
+        self,
+        npm_dir: Path | str,
+        *,
+        host: str = "127.0.0.1",
+        start_timeout: float = 60,
+        account: tuple[str, str] | None = None,
     ) -> None:
+        """`account`: (name, base64 key) of the one storage account Azurite serves (its
+        AZURITE_ACCOUNTS setting) instead of the public development account."""
         self.npm_dir = Path(npm_dir)
+        self.account_name, self.account_key = account or (DEV_ACCOUNT, DEV_KEY)
+        self.custom_account = account is not None
         self.host = host
         self.start_timeout = start_timeout
         self.port = 0
@@ -87,11 +97,14 @@ class Azurite:
 
     @property
     def blob_endpoint(self) -> str:
-        return f"http://{self.host}:{self.port}/{DEV_ACCOUNT}"
+        return f"http://{self.host}:{self.port}/{self.account_name}"
 
     @property
     def connection_string(self) -> str:
-        return dev_connection_string(self.blob_endpoint)
+        return (
+            f"DefaultEndpointsProtocol=http;AccountName={self.account_name};"
+            f"AccountKey={self.account_key};BlobEndpoint={self.blob_endpoint};"
+        )
 
     def start(self) -> str:
         """Start Azurite and wait until it answers; returns the blob endpoint."""
@@ -118,6 +131,7 @@ class Azurite:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
+                    env=self._environment(),
                     cwd=self.npm_dir,
                     start_new_session=True,  # its own process group: stop() ends node and kids
                 )
@@ -128,9 +142,15 @@ class Azurite:
         self.stop()
         raise RuntimeError(f"Azurite did not start on {self.host}: {tail}")
 
+    def _environment(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if k != "AZURITE_ACCOUNTS"}
+        if self.custom_account:
+            env["AZURITE_ACCOUNTS"] = f"{self.account_name}:{self.account_key}"
+        return env
+
     def _wait_ready(self) -> bool:
         deadline = time.monotonic() + self.start_timeout
-        url = f"http://{self.host}:{self.port}/{DEV_ACCOUNT}?comp=list"
+        url = f"http://{self.host}:{self.port}/{self.account_name}?comp=list"
         while time.monotonic() < deadline:
             process = self._process
             if process is None or process.poll() is not None:

@@ -4,7 +4,8 @@ What google-cloud-bigquery calls, under ``/bigquery/v2``:
 
 - ``POST /projects/{p}/queries`` (jobs.query): runs the query; answers ``jobComplete:
   false`` for the first ``pending_polls`` status checks, then the schema, ``totalRows``,
-  the first page of rows and a ``pageToken``;
+  the first page of rows and a ``pageToken``; the same ``requestId`` again (a retry)
+  answers the job the first request started;
 - ``POST /projects/{p}/jobs`` (jobs.insert), ``GET /projects/{p}/jobs/{id}`` (jobs.get),
   ``POST /projects/{p}/jobs/{id}/cancel``;
 - ``GET /projects/{p}/queries/{id}`` (jobs.getQueryResults): ``maxResults``,
@@ -28,9 +29,10 @@ Errors use Google's body ``{"error": {"code", "message", "errors": [{"message",
 "domain", "reason"}], "status"}}``: 401 UNAUTHENTICATED; 403 ``accessDenied`` ("Access
 Denied: Table p:d.t: User does not have permission to query table p:d.t, or perhaps it
 does not exist."); 404 ``notFound`` ("Not found: Table p:d.t was not found in location
-US"); 400 ``invalidQuery``. A failed query is a failed job: jobs.query answers the error,
-jobs.insert answers a DONE job with ``status.errorResult`` (and getQueryResults the
-error), as BigQuery does.
+US"); 404 ``notFound`` ("Not found: Project p") for a job in a project that does not
+exist (when the fake is told which exist: ``projects``); 400 ``invalidQuery``. A failed
+query is a failed job: jobs.query answers the error, jobs.insert answers a DONE job with
+``status.errorResult`` (and getQueryResults the error), as BigQuery does.
 """
 
 from __future__ import annotations
@@ -245,9 +247,16 @@ class BigQueryApp:
         pending_polls: int = 1,
         page_bytes: int = PAGE_BYTES,
         allow_anonymous: bool = False,
+        projects: Iterable[str] | None = None,
     ) -> None:
         self.dataset = dataset
         self.tables = {spec.full_id: spec for spec in tables}
+        # None: every project exists; else only these (and the tables' own projects).
+        self.projects = (
+            None
+            if projects is None
+            else frozenset(projects) | {spec.project for spec in self.tables.values()}
+        )
         self.pending_polls = pending_polls
         self.page_bytes = page_bytes
         self.allow_anonymous = allow_anonymous
@@ -266,11 +275,15 @@ class BigQueryApp:
         *,
         tables: Iterable[str] = ("*",),
         job_projects: Iterable[str] = ("*",),
+        private_key: rsa.RSAPrivateKey | None = None,
+        key_id: str | None = None,
     ) -> Account:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        """A service account; ``private_key``/``key_id``: a key pair made elsewhere whose
+        public half was uploaded (Google keeps only that half), else a key Google made."""
+        key = private_key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
         account = Account(
             email=email,
-            key_id=secrets.token_hex(20),
+            key_id=key_id or secrets.token_hex(20),
             private_key=key,
             tables=frozenset(tables),
             job_projects=frozenset(job_projects),
@@ -523,7 +536,14 @@ class BigQueryApp:
         self._check_jobs(project, principal)
         request_id = str(body.get("requestId") or "")
         job_id = f"job_{request_id.replace('-', '_')}" if request_id else self._new_job_id()
-        job = self._run(project, job_id, principal, body, body.get("location"), "jobs.query")
+        with self._lock:
+            earlier = self._jobs.get((project, job_id)) if request_id else None
+        if earlier is not None and earlier.sql == str(body.get("query") or ""):
+            # requestId makes jobs.query idempotent: a retry of a request whose answer was
+            # lost (a timeout, a cut body) gets the job the first one started.
+            job = earlier
+        else:
+            job = self._run(project, job_id, principal, body, body.get("location"), "jobs.query")
         if job.error is not None:
             raise job.error
         int64 = bool((body.get("formatOptions") or {}).get("useInt64Timestamp"))
@@ -613,6 +633,8 @@ class BigQueryApp:
 
     # -- internals
     def _check_jobs(self, project: str, principal: str) -> None:
+        if self.projects is not None and project not in self.projects:
+            raise BigQueryError(404, f"Not found: Project {project}", "notFound")
         if principal == ANONYMOUS:
             return
         account = self.accounts[principal]
@@ -924,7 +946,25 @@ class GCPFaultProfile(FaultProfile):
         return json_reply(status, error_body(status, message, reason))
 
     def empty_page(self, fault: Fault, environ: WSGIEnvironment) -> Reply:
+        path = environ.get("PATH_INFO", "")
+        if environ.get("REQUEST_METHOD") == "POST" and path.endswith("/queries"):
+            return self._empty_query_answer(environ, path)
         return json_reply(200, self.app.empty_page(environ))
+
+    def _empty_query_answer(self, environ: WSGIEnvironment, path: str) -> Reply:
+        """jobs.query answered with a finished job, no rows and a page token for the first
+        row: BigQuery may hand back no rows at all in the first response."""
+        try:
+            status, payload = self.app.handle(environ, path)
+        except BigQueryError as err:
+            return json_reply(err.status, err.body())
+        reference = payload.get("jobReference") or {}
+        with self.app._lock:
+            key = (str(reference.get("projectId")), str(reference.get("jobId")))
+            job = self.app._jobs.get(key)
+        if status == 200 and payload.get("jobComplete") and job is not None:
+            payload = {**payload, "rows": [], "pageToken": self.app._encode_token(job, 0)}
+        return json_reply(status, payload)
 
 
 # ---------------------------------------------------------------------- server
@@ -957,6 +997,7 @@ class FakeGCP(BackgroundServer):
         pending_polls: int = 1,
         page_bytes: int = PAGE_BYTES,
         allow_anonymous: bool = False,
+        projects: Iterable[str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         echo_requests: Any = None,
@@ -1002,6 +1043,7 @@ class FakeGCP(BackgroundServer):
             pending_polls=pending_polls,
             page_bytes=page_bytes,
             allow_anonymous=allow_anonymous,
+            projects=projects,
         )
         self.app.add_account(DEFAULT_ACCOUNT)
         self.faults = FaultSet()
@@ -1032,9 +1074,14 @@ class FakeGCP(BackgroundServer):
         *,
         tables: Iterable[str] = ("*",),
         job_projects: Iterable[str] = ("*",),
+        private_key: rsa.RSAPrivateKey | None = None,
+        key_id: str | None = None,
     ) -> str:
-        """A new service account allowed to read ``tables`` and run jobs in ``job_projects``."""
-        self.app.add_account(email, tables=tables, job_projects=job_projects)
+        """A service account allowed to read ``tables`` and run jobs in ``job_projects``
+        (replacing one of the same email); ``private_key``: its key pair, made elsewhere."""
+        self.app.add_account(
+            email, tables=tables, job_projects=job_projects, private_key=private_key, key_id=key_id
+        )
         return email
 
     def disable_service_account(self, email: str = DEFAULT_ACCOUNT) -> None:

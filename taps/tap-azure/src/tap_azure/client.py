@@ -18,6 +18,17 @@ long to wait (x-ms-ratelimit-microsoft.costmanagement-qpu-retry-after,
 x-ms-ratelimit-microsoft.consumption-retry-after or Retry-After) is waited out without
 using up `max_retries`, up to `max_throttle_wait_seconds` in total; other 4xx fail at once
 with one line naming the service, the request and Azure's own error code and message.
+
+Why not finfocus_common.rest.FinfocusRESTStream (the base of the other HTTP taps): a cost
+details window is not a paged GET but a protocol of three hosts and answers (a POST that
+answers 202, polls that answer 202 until a manifest, SAS blob downloads checked against
+byteCount), and Azure's throttling asks for what the SDK's backoff decorator cannot give:
+429s with a QPU wait are waited out without using up `max_retries`, within a budget of
+their own (`max_throttle_wait_seconds`), and an expired token is renewed once, not
+retried. The rules the base stream stands for hold here too: 429/5xx/timeouts/resets
+retried with Retry-After honoured and jitter, other 4xx one line at once, a 200 that is
+not the answer (cut, not JSON, a manifest missing blobs) retried, a replayed response
+(an x-ms-request-id seen before) retried, exit 75 once retries are spent.
 """
 
 from __future__ import annotations

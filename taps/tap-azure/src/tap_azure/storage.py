@@ -68,7 +68,9 @@ class ExportRunInfo:
 
 
 def _code(exc: Exception) -> str:
-    return str(getattr(exc, "error_code", "") or "")
+    """Azure's error code: AuthorizationFailure, not StorageErrorCode.AUTHORIZATION_FAILURE."""
+    code = getattr(exc, "error_code", "") or ""
+    return str(getattr(code, "value", code))
 
 
 class BlobExports:

@@ -7,14 +7,13 @@ import functools
 import logging
 import re
 import typing as t
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs
 
-from finfocus_common.errors import ConfigError, run_cli
-from finfocus_common.redact import install_log_redaction, register_secret
-from singer_sdk import Tap
+from finfocus_common.errors import run_cli
+from finfocus_common.redact import register_secret
+from finfocus_common.tap import FinfocusTap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError
 
 from tap_azure.client import METRIC_NAMES, AzureHttp, CostDetailsApi, EntraCredential
 from tap_azure.storage import BlobExports, ExportRunInfo, container_client
@@ -61,13 +60,35 @@ def months_before(day: dt.date, months: int) -> dt.date:
     return first
 
 
+def derived_secrets(config: t.Mapping[str, t.Any]) -> t.Iterator[str]:
+    """The secret parts of the storage settings: a connection string's AccountKey or
+    SharedAccessSignature, a SAS token's signature."""
+    connection = config.get("storage_connection_string")
+    for part in (connection if isinstance(connection, str) else "").split(";"):
+        key, _, value = part.partition("=")
+        if key.strip().lower() in ("accountkey", "sharedaccesssignature"):
+            yield value.strip()
+            yield from sas_signatures(value.strip())
+    sas = config.get("storage_sas_token")
+    yield from sas_signatures(sas if isinstance(sas, str) else "")
+
+
+def sas_signatures(sas: str) -> list[str]:
+    """A SAS's signature, decoded and as it travels in a URL (percent-encoded)."""
+    query = sas.strip().lstrip("?")
+    raw = [
+        value for name, _, value in (p.partition("=") for p in query.split("&")) if name == "sig"
+    ]
+    return [*parse_qs(query).get("sig", []), *raw]
+
+
 def exclusive_day(moment: dt.datetime) -> dt.date:
     """The first day not included by an exclusive upper bound."""
     moment = moment.astimezone(dt.UTC)
     return moment.date() if moment.time() == dt.time(0) else moment.date() + dt.timedelta(days=1)
 
 
-class TapAzure(Tap):
+class TapAzure(FinfocusTap):
     """Singer tap for Azure Cost Management: cost details and exports."""
 
     name = "tap-azure"
@@ -206,34 +227,29 @@ class TapAzure(Tap):
         ),
     ).to_dict()
 
+    secret_settings = SECRETS
+    url_settings = ("login_url", "api_url", "storage_account_url")
+    positive_settings = (
+        "request_timeout",
+        "max_throttle_wait_seconds",
+        "report_timeout_seconds",
+        "backoff_base_seconds",
+    )
+    non_negative_settings = ("lookback_days", "max_retries")
+
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        self.run_started_at = dt.datetime.now(tz=dt.UTC).replace(microsecond=0)
         super().__init__(*args, **kwargs)
-        for name in SECRETS:
-            register_secret(self.config.get(name))
-        connection = str(self.config.get("storage_connection_string") or "")
-        for part in connection.split(";"):
-            key, _, value = part.partition("=")
-            if key.strip().lower() in ("accountkey", "sharedaccesssignature"):
-                register_secret(value.strip())
-        sas = str(self.config.get("storage_sas_token") or "")
-        for signature in parse_qs(sas.lstrip("?")).get("sig", []):
-            register_secret(signature)
-        install_log_redaction()
         logging.getLogger("azure").setLevel(logging.WARNING)
 
     # --- config ----------------------------------------------------------------------
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        try:
-            errors = super()._validate_config(raise_errors=raise_errors)
-        except ConfigValidationError as exc:
-            raise ConfigError("invalid config: " + "; ".join(exc.errors)) from None
-        problems = list(self._semantic_config_problems())
-        if problems and raise_errors:
-            raise ConfigError("invalid config: " + "; ".join(problems))
-        return errors + problems
+        # The pieces of the storage secrets that travel alone (an AccountKey, a SAS's
+        # signature) are masked too, before any message can mention them.
+        for secret in derived_secrets(self._config):
+            register_secret(secret)
+        return super()._validate_config(raise_errors=raise_errors)
 
-    def _semantic_config_problems(self) -> t.Iterator[str]:
+    def config_problems(self) -> t.Iterator[str]:
         config = self.config
         scope, container = config.get("scope"), config.get("container")
         if not scope and not container:
@@ -262,43 +278,22 @@ class TapAzure(Tap):
                     "storage_account_url without storage_sas_token needs "
                     f"{', '.join(missing)} (read with the app's Storage Blob Data Reader role)"
                 )
-        for name in ("login_url", "api_url", "storage_account_url"):
-            if config.get(name):
-                url = urlparse(str(config[name]))
-                if url.scheme not in {"http", "https"} or not url.netloc:
-                    yield f"{name} must be an http(s) URL, got {config[name]!r}"
         for metric in config.get("metrics") or []:
             if metric not in METRIC_NAMES:
                 yield f"metrics entry {metric!r} must be one of {', '.join(METRIC_NAMES)}"
         if scope and not config.get("metrics"):
             yield "metrics is empty"
-        if float(config.get("lookback_days", 0)) < 0:
-            yield f"lookback_days must be >= 0, got {config.get('lookback_days')}"
-        for name in (
-            "request_timeout",
-            "max_throttle_wait_seconds",
-            "report_timeout_seconds",
-            "backoff_base_seconds",
-        ):
-            if name in config and float(config[name]) <= 0:
-                yield f"{name} must be > 0, got {config[name]}"
-        if int(config.get("max_retries", 0)) < 0:
-            yield f"max_retries must be >= 0, got {config.get('max_retries')}"
-        moments = {}
-        for name in ("start_date", "end_date"):
-            if config.get(name):
-                try:
-                    moments[name] = parse_moment(config[name])
-                except ValueError:
-                    yield f"{name} must be an ISO 8601 date or date-time, got {config[name]!r}"
-        if len(moments) == 2 and moments["start_date"] >= moments["end_date"]:
-            yield f"start_date {config['start_date']} must be before end_date {config['end_date']}"
-        horizon = months_before(self.run_started_at.date(), HORIZON_MONTHS)
-        if scope and "start_date" in moments and moments["start_date"].date() < horizon:
-            yield (
-                f"start_date {config['start_date']} is older than the 13 months the Cost Details "
-                f"API serves (from {horizon}); read older months from exports"
-            )
+        if scope and config.get("start_date"):
+            try:
+                start = parse_moment(config["start_date"]).date()
+            except ValueError:
+                return  # named by the common date check
+            horizon = months_before(self.run_started_at.date(), HORIZON_MONTHS)
+            if start < horizon:
+                yield (
+                    f"start_date {config['start_date']} is older than the 13 months the Cost "
+                    f"Details API serves (from {horizon}); read older months from exports"
+                )
 
     # --- clients ---------------------------------------------------------------------
     @functools.cached_property

@@ -12,7 +12,9 @@
   ``Retry-After`` when sent); anything else fails at once.
 - A query's rows are read page by page; a page the server replays (its next page token
   is the token that fetched it) is skipped, and a read that ends short of ``totalRows``
-  resumes from the same job with ``startIndex``, so no row is lost or read twice.
+  resumes from the same job with ``startIndex``, so no row is lost or read twice; an
+  answer to a new query that names a job an earlier query started (a replayed response)
+  is retried as a new query.
 - Values: FLOAT64 as the Decimal its shortest repr spells (never binary noise); NUMERIC
   as Decimal; TIMESTAMP as ISO 8601 UTC with ``Z``; RECORD as objects, REPEATED as arrays.
 """
@@ -25,6 +27,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import time
 import typing as t
 from dataclasses import dataclass
@@ -283,6 +286,13 @@ def translate(
                 f"access denied reading {what} ({setting}): {text} — {principal} needs "
                 f"roles/bigquery.dataViewer on the table and roles/bigquery.jobUser on project "
                 f"{project_id}"
+            )
+        if isinstance(exc, api_exceptions.NotFound) and re.search(
+            rf"Not found: Project {re.escape(project_id)}(?![\w.:-])", text
+        ):
+            return PermanentError(
+                f"project_id {project_id} not found ({text}) running the query of {what}: "
+                "check project_id, the project the queries run (and are billed) in"
             )
         if isinstance(exc, api_exceptions.NotFound):
             return PermanentError(
@@ -565,6 +575,7 @@ class QueryRunner:
         self.page_size = page_size
         self.timeout = timeout
         self.logger = logger
+        self._jobs_seen: set[str] = set()
 
     def rows(
         self,
@@ -590,6 +601,12 @@ class QueryRunner:
                         timeout=self.timeout,
                         api_method="QUERY",
                     )
+                    # Every query starts a job of its own: an answer naming a job an earlier
+                    # query started is a replay (a caching proxy, a confused balancer), and
+                    # its rows belong to that other query.
+                    if job.job_id in self._jobs_seen:
+                        raise _ReplayedJobError(job.job_id)
+                    self._jobs_seen.add(job.job_id or "")
                 elif result.rows:  # resume the same job's results where we stopped
                     job = t.cast(
                         "bigquery.QueryJob",
@@ -621,13 +638,19 @@ class QueryRunner:
                     )
                 return
             except Exception as exc:
-                if not (isinstance(exc, _ShortReadError) or is_transient(exc)):
+                if not isinstance(exc, (_ShortReadError, _ReplayedJobError)) and not is_transient(
+                    exc
+                ):
                     raise
                 failures += 1
                 if failures > self.max_retries:
+                    if isinstance(exc, _ReplayedJobError):
+                        raise TransientError(str(exc)) from None
                     raise
-                if reason_of(exc) in JOB_RETRY_REASONS and not result.rows:
-                    job = None  # the job itself failed: run the query again
+                if isinstance(exc, _ReplayedJobError) or (
+                    reason_of(exc) in JOB_RETRY_REASONS and not result.rows
+                ):
+                    job = None  # the job failed, or is not ours: run the query again
                 wait = self.retry.wait(exc, failures - 1)
                 self.logger.warning(
                     "Retrying job %s in %.1fs (attempt %d): %s",
@@ -655,6 +678,14 @@ class QueryRunner:
             for row in page:
                 result.rows += 1
                 yield row if isinstance(row, dict) else dict(row.items())
+
+
+class _ReplayedJobError(Exception):
+    def __init__(self, job_id: str | None) -> None:
+        super().__init__(
+            f"BigQuery answered a new query with job {job_id}, which an earlier query started "
+            "(a replayed response)"
+        )
 
 
 class _ShortReadError(Exception):

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import re
 import typing as t
-from urllib.parse import urlparse
 
-from finfocus_common.errors import ConfigError, run_cli
-from finfocus_common.redact import install_log_redaction, redact
-from singer_sdk import Tap
+from finfocus_common.errors import run_cli
+from finfocus_common.redact import redact
+from finfocus_common.tap import FinfocusTap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
-from singer_sdk.exceptions import ConfigValidationError
 
 from tap_gcp.client import (
     BoundedRetry,
@@ -27,13 +24,12 @@ from tap_gcp.client import (
     table_info,
     translate,
 )
-from tap_gcp.streams import STREAM_TYPES, parse_moment
+from tap_gcp.streams import STREAM_TYPES
 
 if t.TYPE_CHECKING:
     from google.cloud import bigquery
     from singer_sdk import Stream
 
-UTC = dt.UTC
 #: project (may be domain-scoped: example.com:proj), dataset, table
 TABLE_ID = re.compile(
     r"^(?P<project>[a-z][a-z0-9.:-]{2,}[a-z0-9])\.(?P<dataset>[A-Za-z0-9_]{1,1024})\."
@@ -43,7 +39,7 @@ PROJECT_ID = re.compile(r"^[a-z][a-z0-9.:-]{2,}[a-z0-9]$")
 TABLE_SETTINGS = {stream.table_setting: stream for stream in STREAM_TYPES}
 
 
-class TapGCP(Tap):
+class TapGCP(FinfocusTap):
     """Singer tap for Google Cloud Billing exports in BigQuery."""
 
     name = "tap-gcp"
@@ -159,31 +155,32 @@ class TapGCP(Tap):
         ),
     ).to_dict()
 
+    secret_settings = ("credentials",)
+    positive_settings = ("window_days", "page_size", "request_timeout")
+    non_negative_settings = (
+        "lookback_days",
+        "max_retries",
+        "partition_slack_days",
+        "restatement_days",
+        "backoff_base_seconds",
+    )
+
     def __init__(self, *args: t.Any, **kwargs: t.Any) -> None:
-        # Captured once: every stream of the run reads up to the same instant.
-        self.run_started_at = dt.datetime.now(tz=UTC).replace(microsecond=0)
         self._credentials_info: dict[str, t.Any] | None = None
         super().__init__(*args, **kwargs)
-        install_log_redaction()
 
     def _validate_config(self, *, raise_errors: bool = True) -> list[str]:
-        raw = self.config.get("credentials")
+        # The key file is read (and its private key masked, line by line) before anything
+        # can mention it; a value of the wrong type is left to the schema check to name.
+        raw = self._config.get("credentials")
         try:
-            self._credentials_info = parse_credentials(raw)
+            if raw is None or isinstance(raw, (str, dict)):
+                self._credentials_info = parse_credentials(raw)
         finally:
             register_credential_secrets(raw, self._credentials_info)
-        try:
-            errors = super()._validate_config(raise_errors=raise_errors)
-        except ConfigValidationError as exc:
-            raise ConfigError(
-                "invalid config: " + "; ".join(redact(e) for e in exc.errors)
-            ) from None
-        problems = list(self._semantic_config_problems())
-        if problems and raise_errors:
-            raise ConfigError("invalid config: " + "; ".join(problems))
-        return errors + problems
+        return super()._validate_config(raise_errors=raise_errors)
 
-    def _semantic_config_problems(self) -> t.Iterator[str]:
+    def config_problems(self) -> t.Iterator[str]:
         config = self.config
         project = str(config.get("project_id") or "")
         if project and not PROJECT_ID.match(project):
@@ -194,27 +191,6 @@ class TapGCP(Tap):
         for name in tables:
             if not TABLE_ID.match(str(config[name])):
                 yield f"{name} must be a fully qualified table project.dataset.table, got {config[name]!r}"  # noqa: E501
-        if config.get("api_url"):
-            url = urlparse(str(config["api_url"]))
-            if url.scheme not in {"http", "https"} or not url.netloc:
-                yield f"api_url must be an http(s) URL, got {config['api_url']!r}"
-        if float(config.get("lookback_days", 0)) < 0:
-            yield f"lookback_days must be >= 0, got {config.get('lookback_days')}"
-        for name in ("window_days", "page_size", "request_timeout"):
-            if name in config and float(config[name]) <= 0:
-                yield f"{name} must be > 0, got {config[name]}"
-        for name in ("max_retries", "partition_slack_days", "restatement_days"):
-            if int(config.get(name, 0)) < 0:
-                yield f"{name} must be >= 0, got {config.get(name)}"
-        moments = {}
-        for name in ("start_date", "end_date"):
-            if config.get(name):
-                try:
-                    moments[name] = parse_moment(str(config[name]))
-                except ValueError:
-                    yield f"{name} must be an ISO 8601 date or date-time, got {config[name]!r}"
-        if len(moments) == 2 and moments["start_date"] >= moments["end_date"]:
-            yield f"start_date {config['start_date']} must be before end_date {config['end_date']}"
         info = self._credentials_info
         if info is not None and not info.get("type"):
             yield 'credentials has no "type" (expected a service-account key file)'

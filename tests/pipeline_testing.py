@@ -121,6 +121,31 @@ def meltano_installed() -> None:
     assert result.returncode == 0, result.stderr[-4000:]
 
 
+def own_meltano(tmp_path: Path, **env: str) -> Meltano:
+    """`meltano` with its own state database and its own system folder, whose plugin folders
+    link to the project's: plugins installed once are shared (`meltano run` installs a
+    missing or changed one itself), but the config, catalog and state files Meltano hands
+    its plugins live under this test's folder. `meltano install` (the `meltano_installed`
+    fixture of any concurrent test session) empties .meltano/run/<plugin> of the project,
+    which fails pipelines running there at that moment."""
+    sys_dir = tmp_path / "meltano-sys"
+    sys_dir.mkdir(exist_ok=True)
+    for kind in ("extractors", "loaders", "mappers"):
+        shared = ROOT / ".meltano" / kind
+        shared.mkdir(parents=True, exist_ok=True)
+        link = sys_dir / kind
+        if not link.exists():
+            link.symlink_to(shared, target_is_directory=True)
+    return Meltano(
+        {
+            "MELTANO_SYS_DIR_ROOT": str(sys_dir),
+            "MELTANO_DATABASE_URI": f"sqlite:///{tmp_path / 'meltano.db'}",
+            "MELTANO_ENVIRONMENT": "dev",
+            **env,
+        }
+    )
+
+
 @pytest.fixture
 def meltano(meltano_installed, tmp_path, fake_stripe, stripe_dataset, database) -> Meltano:
     start = stripe_dataset.now - 86400 * (stripe_dataset.days + 30)

@@ -177,3 +177,154 @@ def test_state_follows_every_commit_not_only_the_end(tmp_path, monkeypatch):
     ]
     run_target({"output_path": str(tmp_path), "batch_size_rows": 2}, messages)
     assert emitted == [{"after": 2}, {"after": 4}]
+
+
+# --- scoped deliveries: one export of a provider replaces its own rows only --------------
+
+SCOPED = {**CUSTOM, "x_DeliveryScope": {"type": ["string", "null"]}}
+AZURE = "data/provider=azure/billing_account_id={account}/billing_period=2025-01/part-0.parquet"
+
+
+def azure_row(key: str, delivery: str, scope: str | None, account: str = "8611", **columns):
+    row = stripe_row(
+        key,
+        cost=columns.pop("cost", "1.00"),
+        account=account,
+        provider="Microsoft",
+        ServiceName="Virtual Machines",
+        **columns,
+    )
+    row.update({"x_SourceProvider": "azure", "x_DeliveryId": delivery, "x_DeliveryScope": scope})
+    return row
+
+
+def scoped_messages(
+    delivery: str,
+    scope: str,
+    rows: list[dict],
+    *,
+    mode: str = "replace",
+    accounts: tuple[str, ...] = ("8611",),
+    period: str = "2025-01",
+) -> list[dict]:
+    schema = {
+        "type": "SCHEMA",
+        "stream": STREAM,
+        "key_properties": ["x_RowKey"],
+        "schema": get_spec("1.3").json_schema(custom_columns=SCOPED),
+    }
+    control = {
+        **DELIVERY_SCHEMA,
+        "schema": {
+            **DELIVERY_SCHEMA["schema"],
+            "properties": {
+                **DELIVERY_SCHEMA["schema"]["properties"],
+                "scope": {"type": ["string", "null"]},
+                "mode": {"type": ["string", "null"]},
+            },
+        },
+    }
+    record = {
+        "x_RowKey": f"d-{delivery}",
+        "provider": "azure",
+        "billing_period": period,
+        "billing_account_ids": list(accounts),
+        "delivery_id": delivery,
+        "scope": scope,
+        "mode": mode,
+        "row_count": len(rows),
+        "source": None,
+    }
+    return [
+        schema,
+        *(record_message(r) for r in rows),
+        control,
+        record_message(record, stream="focus_deliveries"),
+        state_message({"delivery": delivery}),
+    ]
+
+
+def by_scope(path) -> dict[str | None, list[str]]:
+    out: dict[str | None, list[str]] = {}
+    for row in parquet_rows(path):
+        out.setdefault(row["x_DeliveryScope"], []).append(row["x_RowKey"])
+    return {scope: sorted(keys) for scope, keys in out.items()}
+
+
+def test_a_delivery_replaces_only_the_rows_of_its_own_scope(tmp_path):
+    """Azure's actual and amortized Cost Details (or an ActualCost and a FocusCost export)
+    of one account and month share a partition: each delivery replaces its own rows."""
+    settings = {"output_path": str(tmp_path)}
+    actual, amortized = "azure_actual:cost_details:/x", "azure_amortized:cost_details:/x"
+    run_target(settings, scoped_messages("r1", actual, [azure_row("p1", "r1", actual)]))
+    rows = [azure_row(f"u{i}", "r2", amortized) for i in range(3)]
+    run_target(settings, scoped_messages("r2", amortized, rows))
+    path = tmp_path / AZURE.format(account="8611")
+    assert by_scope(path) == {actual: ["p1"], amortized: ["u0", "u1", "u2"]}
+
+    # The amortized metric is re-read: its rows go, the actual one's stay.
+    rows = [azure_row("u0", "r3", amortized, cost="2.00"), azure_row("u9", "r3", amortized)]
+    run_target(settings, scoped_messages("r3", amortized, rows))
+    assert by_scope(path) == {actual: ["p1"], amortized: ["u0", "u9"]}
+    assert sum(r["BilledCost"] for r in parquet_rows(path)) == Decimal("4.00")
+    assert {r["x_DeliveryId"] for r in parquet_rows(path)} == {"r1", "r3"}
+    assert not list((tmp_path / "_staging").rglob("*.parquet"))
+    (entry,) = audit_records(tmp_path)[-1]["deliveries_replaced"]
+    assert (entry["scope"], entry["rows_before"], entry["rows_after"]) == (amortized, 4, 3)
+
+    # A delivery of the scope without rows empties the scope, not the partition.
+    run_target(settings, scoped_messages("r4", amortized, []))
+    assert by_scope(path) == {actual: ["p1"]}
+
+
+def test_a_delivery_finds_its_partitions_itself(tmp_path):
+    """Rows staged under an account the record does not name are applied, and the scope's
+    rows of the period go from every account of the provider, not only the named ones."""
+    settings = {"output_path": str(tmp_path)}
+    scope = "azure_focus:daily"
+    first = [azure_row("a", "e1", scope, account="A"), azure_row("b", "e1", scope, account="B")]
+    run_target(settings, scoped_messages("e1", scope, first, accounts=()))
+    assert data_files(tmp_path) == sorted(
+        tmp_path / AZURE.format(account=account) for account in ("A", "B")
+    )
+    # The next run of the export holds only account B's rows (and names no account).
+    run_target(settings, scoped_messages("e2", scope, [azure_row("b", "e2", scope, account="B")],
+                                         accounts=()))  # fmt: skip
+    assert data_files(tmp_path) == [tmp_path / AZURE.format(account="B")]
+    assert parquet_rows(tmp_path / AZURE.format(account="B"))[0]["x_DeliveryId"] == "e2"
+
+
+def test_an_incomplete_delivery_is_merged_and_older_rows_without_scope_are_replaced(tmp_path):
+    settings = {"output_path": str(tmp_path)}
+    scope = "azure_amortized:cost_details:/x"
+    path = tmp_path / AZURE.format(account="8611")
+    # Rows written before scopes existed: a delivery id, no scope.
+    run_target(settings, scoped_messages("old", scope, [azure_row("k1", "old", None),
+                                                        azure_row("k2", "old", None)]))  # fmt: skip
+    assert by_scope(path) == {None: ["k1", "k2"]}
+    # A window that does not cover its month (mode merge): rows upserted, none removed.
+    run_target(
+        settings,
+        scoped_messages("w1", scope, [azure_row("k2", "w1", scope, cost="5.00")], mode="merge"),
+    )
+    assert by_scope(path) == {None: ["k1"], scope: ["k2"]}
+    entry = audit_records(tmp_path)[-1]["deliveries_replaced"][0]
+    assert entry["mode"] == "merge"
+    # A whole-month delivery of the scope replaces its rows and the unscoped delivered ones.
+    run_target(settings, scoped_messages("m1", scope, [azure_row("k3", "m1", scope)]))
+    assert by_scope(path) == {scope: ["k3"]}
+
+
+def test_rows_filed_under_another_month_are_merged_into_it(tmp_path):
+    """A delivery of January whose files hold a row billed in February (a late correction)
+    adds it to February's partition, whose own delivery keeps its rows."""
+    settings = {"output_path": str(tmp_path)}
+    scope = "azure_actual:cost_details:/x"
+    february = tmp_path / AZURE.format(account="8611").replace("2025-01", "2025-02")
+    feb_rows = [azure_row("f1", "feb", scope, month=2), azure_row("f2", "feb", scope, month=2)]
+    run_target(settings, scoped_messages("feb", scope, feb_rows, period="2025-02"))
+    jan_rows = [azure_row("j1", "jan", scope), azure_row("late", "jan", scope, month=2)]
+    run_target(settings, scoped_messages("jan", scope, jan_rows))
+    assert by_scope(february) == {scope: ["f1", "f2", "late"]}
+    assert by_scope(tmp_path / AZURE.format(account="8611")) == {scope: ["j1"]}
+    assert not list((tmp_path / "_staging").rglob("*.parquet"))

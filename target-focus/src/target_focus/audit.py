@@ -112,19 +112,30 @@ class RunAudit:
         self.rows_written += rows_written
 
     def delivery_promoted(
-        self, key: PartitionKey, relpath: str, delivery_id: str, before: int, after: int
+        self,
+        key: PartitionKey,
+        relpath: str,
+        delivery_id: str,
+        before: int,
+        after: int,
+        *,
+        scope: str | None = None,
+        mode: str | None = None,
     ) -> None:
-        self.deliveries.append(
-            {
-                "path": relpath,
-                "provider": key.provider,
-                "billing_account_id": key.billing_account_id,
-                "billing_period": key.billing_period,
-                "delivery_id": delivery_id,
-                "rows_before": before,
-                "rows_after": after,
-            }
-        )
+        entry: dict[str, t.Any] = {
+            "path": relpath,
+            "provider": key.provider,
+            "billing_account_id": key.billing_account_id,
+            "billing_period": key.billing_period,
+            "delivery_id": delivery_id,
+            "rows_before": before,
+            "rows_after": after,
+        }
+        if scope is not None:
+            entry["scope"] = scope  # the export whose rows were replaced
+        if mode is not None:
+            entry["mode"] = mode
+        self.deliveries.append(entry)
 
     def record(self, status: str, error: str | None = None) -> dict[str, t.Any]:
         finished = datetime.now(UTC)

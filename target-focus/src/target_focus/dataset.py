@@ -10,6 +10,14 @@ Layout under the output path::
 A partition is one file with a fixed name. Committing a batch to a partition reads the
 file, keeps its rows whose x_RowKey the batch does not carry, adds the batch rows, sorts by
 (ChargePeriodStart, x_RowKey) and replaces the file atomically.
+
+Rows of a *delivery* (x_DeliveryId: an export run, a Cost Details report) wait under
+``_staging/<partition>/delivery=<id>/`` until its ``focus_deliveries`` record arrives
+(``apply_delivery``). A delivery replaces its *scope* (x_DeliveryScope, one export of a
+provider: ``"<export kind>:<export name>"``) in the provider's partitions of its billing
+period: rows of other scopes, and rows that came from no delivery, stay. An incomplete
+delivery (a window that does not cover its whole billing period) replaces nothing: its rows
+are merged by x_RowKey.
 """
 
 from __future__ import annotations
@@ -21,6 +29,7 @@ import json
 import re
 import typing as t
 import unicodedata
+import urllib.parse
 from datetime import UTC, datetime
 from decimal import Context, Decimal, DecimalException, Inexact, InvalidOperation
 
@@ -45,7 +54,7 @@ from focus_spec import (
 from target_focus.storage import copy_into
 
 if t.TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
     from pathlib import Path
 
     from focus_spec import FocusSpec
@@ -58,6 +67,13 @@ ROW_KEY = "x_RowKey"
 SORT_COLUMNS = ("ChargePeriodStart", ROW_KEY)
 METADATA_PATH = "metadata.json"
 STAGING_FOLDER = "_staging"  # deliveries waiting for completion; never part of the data
+DELIVERY_ID = "x_DeliveryId"
+DELIVERY_SCOPE = "x_DeliveryScope"
+_PARTITION_PATH = re.compile(
+    r"^(?:data|" + STAGING_FOLDER + r")/provider=(?P<provider>[^/]+)"
+    r"/billing_account_id=(?P<account>[^/]+)/billing_period=(?P<period>[^/]+)"
+    r"/(?:delivery=(?P<delivery>[^/]+)/)?part-0\.(?P<format>[a-z]+)$"
+)
 
 # Decimal columns in Parquet: 20 digits before the point, 18 after (API float artefacts
 # reach 17-18 decimal places). A value that does not fit is refused, never rounded.
@@ -281,6 +297,11 @@ def escape_partition_value(value: str) -> str:
         else "".join(f"%{byte:02X}" for byte in char.encode())
         for char in value
     )
+
+
+def unescape_partition_value(value: str) -> str:
+    """The inverse of ``escape_partition_value``."""
+    return urllib.parse.unquote(value, errors="strict")
 
 
 @dataclasses.dataclass(frozen=True, order=True)
@@ -788,6 +809,172 @@ class Dataset:
         for leftover in self.storage.list(key.staging_folder()):
             self.storage.delete(leftover)
         return live, before, after
+
+    # --- deliveries ----------------------------------------------------------------------
+
+    def apply_delivery(
+        self, delivery: Delivery, pending: Collection[str] = ()
+    ) -> list[tuple[PartitionKey, str, int, int]]:
+        """A delivery is complete: apply it to every partition it concerns, each in one
+        atomic replace. Returns (partition, path, rows before, rows after) of each changed.
+
+        With a scope, the partitions are the provider's partitions of the billing period
+        (live files) and those the delivery's rows were staged in: in those of the period,
+        the rows of the scope are replaced by the delivery's rows; into a partition of
+        another period (rows the source files under another month) they are merged. A delivery
+        without a scope (a mapper before scopes) replaces whole partitions, those of its
+        billing accounts. Staged files of other deliveries in ``pending`` (staged by this
+        run and not completed yet) stay; older leftovers of a partition go.
+        """
+        if delivery.scope is None and not delivery.merge:
+            changed = []
+            for account in delivery.billing_account_ids:
+                key = PartitionKey(delivery.provider, account, delivery.billing_period)
+                changed.append((key, *self.promote(key, delivery.delivery_id)))
+            return changed
+        self.before_write()
+        keys = self._partitions(STAGING_FOLDER, delivery.provider, delivery=delivery.delivery_id)
+        if not delivery.merge:
+            keys |= self._partitions("data", delivery.provider, period=delivery.billing_period)
+        changed = []
+        for key in sorted(keys):
+            result = self._apply(key, delivery)
+            if result is not None:
+                changed.append((key, *result))
+            for path in self.storage.list(key.staging_folder()):
+                match = _PARTITION_PATH.match(path)
+                staged_id = unescape_partition_value(match["delivery"]) if match else None
+                if staged_id == delivery.delivery_id or staged_id not in pending:
+                    self.storage.delete(path)
+        return changed
+
+    def _partitions(
+        self, folder: str, provider: str, *, period: str | None = None, delivery: str | None = None
+    ) -> set[PartitionKey]:
+        """Partitions of ``provider`` with a file under ``folder`` (data or staging), of one
+        billing period, or holding one delivery's staged rows."""
+        found = set()
+        for path in self.storage.list(f"{folder}/provider={provider}/"):
+            match = _PARTITION_PATH.match(path)
+            if match is None or match["format"] != self.file_format:
+                continue
+            if period is not None and match["period"] != period:
+                continue
+            if delivery is not None and (
+                match["delivery"] is None or unescape_partition_value(match["delivery"]) != delivery
+            ):
+                continue
+            account = unescape_partition_value(match["account"])
+            found.add(PartitionKey(match["provider"], account, match["period"]))
+        return found
+
+    def _apply(self, key: PartitionKey, delivery: Delivery) -> tuple[str, int, int] | None:
+        """One partition: its rows of the delivery's scope replaced by the delivery's staged
+        rows (a merging delivery: its rows merged by x_RowKey). None when nothing changes."""
+        live = key.relpath(self.file_format)
+        staged = key.staging_relpath(self.file_format, delivery.delivery_id)
+        where = self.storage.describe(live)
+        with (
+            self.storage.local_copy(live) as live_path,
+            self.storage.local_copy(staged) as staged_path,
+        ):
+            existing = self._read(live_path, where) if live_path is not None else None
+            before = existing.num_rows if existing is not None else 0
+            kept = existing
+            # Rows staged in another billing period's partition (a correction the source
+            # files under a later month) are merged: that period belongs to its own deliveries.
+            if delivery.merge or key.billing_period != delivery.billing_period:
+                if staged_path is None:
+                    return None
+            elif existing is not None:
+                kept = existing.filter(pc.invert(in_scope(existing, delivery.scope)))
+                if staged_path is None and kept.num_rows == before:
+                    return None  # neither rows of the scope nor of the delivery here
+            elif staged_path is None:
+                return None
+            if kept is None or kept.num_rows == 0:
+                if staged_path is None:
+                    self.storage.delete(live)
+                    return live, before, 0
+                after = count_rows(staged_path, self.file_format)
+                self.storage.write_atomic(live, copy_into(staged_path))
+                return live, before, after
+            batch = (
+                self._read(staged_path, self.storage.describe(staged))
+                if staged_path is not None
+                else kept.slice(0, 0)
+            )
+            merged = merge(self.spec, kept, batch, where)
+            del existing, kept, batch
+            file_metadata = {"FocusVersion": self.spec.version, "DataGenerator": self.generator}
+            self.storage.write_atomic(
+                live,
+                lambda path: write_partition(
+                    merged.table,
+                    path,
+                    self.file_format,
+                    compression=self.compression,
+                    file_metadata=file_metadata,
+                ),
+            )
+            return live, before, merged.rows_after
+
+    def _read(self, path: Path, where: str) -> pa.Table:
+        try:
+            return read_partition(path, self.file_format)
+        except (pa.ArrowException, OSError, ValueError) as exc:
+            raise PermanentError(
+                f"cannot read the partition {where} ({exc}); refusing to replace it"
+            ) from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivery:
+    """A complete delivery (mapper-focus ``focus_deliveries`` record)."""
+
+    provider: str  # partition slug
+    billing_period: str  # YYYY-MM
+    delivery_id: str
+    #: What it replaces: one export of the provider ("<export kind>:<export name>"). None:
+    #: whole partitions of ``billing_account_ids`` (records written before scopes).
+    scope: str | None = None
+    #: An incomplete delivery (mode "merge"): its rows are merged, nothing is removed.
+    merge: bool = False
+    billing_account_ids: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, record: Mapping[str, t.Any]) -> Delivery:
+        mode = record.get("mode") or "replace"
+        if mode not in ("replace", "merge"):
+            raise PermanentError(
+                f"focus_deliveries: delivery {record.get('delivery_id')}: unknown mode {mode!r}"
+            )
+        scope = record.get("scope")
+        return cls(
+            provider=provider_slug(str(record["provider"])),
+            billing_period=str(record["billing_period"]),
+            delivery_id=str(record["delivery_id"]),
+            scope=str(scope) if scope else None,
+            merge=mode == "merge",
+            billing_account_ids=tuple(str(a) for a in record.get("billing_account_ids") or ()),
+        )
+
+
+def in_scope(table: pa.Table, scope: str | None) -> pa.Array:
+    """Rows a delivery of ``scope`` replaces: rows of that scope, and delivered rows written
+    before scopes existed (x_DeliveryId set, x_DeliveryScope null or absent)."""
+    names = table.column_names
+    if DELIVERY_ID in names:
+        delivered = pc.is_valid(table.column(DELIVERY_ID))
+    else:
+        delivered = pa.repeat(pa.scalar(False), table.num_rows)
+    if DELIVERY_SCOPE not in names or scope is None:
+        return delivered
+    column = table.column(DELIVERY_SCOPE)
+    if pa.types.is_dictionary(column.type):
+        column = column.cast(column.type.value_type)
+    same = pc.fill_null(pc.equal(column, pa.scalar(scope, column.type)), False)
+    return pc.or_(same, pc.and_(pc.is_null(column), delivered))
 
 
 def count_rows(path: Path, file_format: str) -> int:

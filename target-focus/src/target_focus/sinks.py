@@ -23,6 +23,7 @@ from target_focus.audit import parse_json_text
 from target_focus.dataset import (
     ROW_KEY,
     ColumnDef,
+    Delivery,
     PartitionKey,
     ValueProblemError,
     arrow_schema,
@@ -445,32 +446,47 @@ class QuarantineSink(_RunSink):
 
 
 class DeliverySink(_RunSink):
-    """The mapper's ``focus_deliveries`` stream: a period's delivery is complete.
+    """The mapper's ``focus_deliveries`` stream: a delivery is complete.
 
-    Its rows (tagged with x_DeliveryId) were staged; now they replace the period's
-    partitions, one atomic replace per partition, and every older delivery goes with them.
+    Its rows (tagged with x_DeliveryId and x_DeliveryScope) were staged; now they replace
+    the rows of their scope (one export of the provider) in the provider's partitions of
+    the billing period, one atomic replace per partition, and older deliveries of the
+    scope go with them (see ``Dataset.apply_delivery``). An incomplete delivery (mode
+    ``merge``) is merged by x_RowKey instead.
     """
 
     def process_record(self, record: dict, context: dict) -> None:
         # Rows of the delivery may still be buffered: stage (commit) everything first.
         self.target.drain_all()
-        provider = provider_slug(str(record["provider"]))
-        delivery_id = str(record["delivery_id"])
-        for account in record.get("billing_account_ids") or []:
-            key = PartitionKey(provider, str(account), str(record["billing_period"]))
-            relpath, before, after = self.run.dataset.promote(key, delivery_id)
-            self.run.pending_deliveries.discard((key, delivery_id))
-            self.run.audit.delivery_promoted(key, relpath, delivery_id, before, after)
+        delivery = Delivery.of(record)
+        pending = self.run.pending_deliveries
+        others = {d for _, d in pending if d is not None and d != delivery.delivery_id}
+        for key, relpath, before, after in self.run.dataset.apply_delivery(delivery, others):
+            pending.discard((key, delivery.delivery_id))
+            self.run.audit.delivery_promoted(
+                key,
+                relpath,
+                delivery.delivery_id,
+                before,
+                after,
+                scope=delivery.scope,
+                mode="merge" if delivery.merge else None,
+            )
             self.logger.info(
-                "Delivery %s of %s %s (account %s) replaced %s: %d rows before, %d after",
-                delivery_id,
+                "Delivery %s of %s %s%s (account %s) %s %s: %d rows before, %d after",
+                delivery.delivery_id,
                 record["provider"],
                 record["billing_period"],
-                account,
+                f" [{delivery.scope}]" if delivery.scope else "",
+                key.billing_account_id,
+                "merged into" if delivery.merge else "replaced",
                 relpath,
                 before,
                 after,
             )
+        if delivery.scope is not None or delivery.merge:
+            # Every partition the delivery was staged in has been applied.
+            pending.difference_update({s for s in pending if s[1] == delivery.delivery_id})
 
     def process_batch(self, context: dict) -> None:
         """Nothing buffered: each delivery is applied when its record arrives."""

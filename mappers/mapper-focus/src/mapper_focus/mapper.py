@@ -60,6 +60,16 @@ DELIVERY_SCHEMA = {
         "billing_period": {"type": ["string"], "description": "YYYY-MM"},
         "billing_account_ids": {"type": ["array"], "items": {"type": "string"}},
         "delivery_id": {"type": ["string"]},
+        "scope": {
+            "type": ["string", "null"],
+            "description": "the export delivered (<export kind>:<export name>): its rows of "
+            "the period are replaced, rows of other exports stay",
+        },
+        "mode": {
+            "type": ["string", "null"],
+            "description": "replace (a complete delivery), or merge (rows merged by x_RowKey: "
+            "a window that does not cover its whole billing period)",
+        },
         "row_count": {"type": ["integer", "null"]},
         "source": {"type": ["string", "null"]},
     },

@@ -93,6 +93,26 @@ def row_key(*parts: object) -> str:
     return _sha256(text.encode()).hexdigest()[:32]
 
 
+#: The custom column naming what a delivered row belongs to (see ``delivery_scope``).
+DELIVERY_SCOPE_COLUMN: dict[str, dict] = {
+    "x_DeliveryScope": {
+        "type": ["string", "null"],
+        "description": "the export the row was delivered by (<export kind>:<export name>): "
+        "a new delivery of it replaces its rows of the billing period in target-focus, "
+        "and only those",
+    },
+}
+
+
+def delivery_scope(kind: object, name: object) -> str | None:
+    """What a delivery replaces: one export of a provider (an AWS CUR 2.0 export, an Azure
+    ActualCost export, the Cost Details of one scope and metric...), ``"<kind>:<name>"``.
+    Rows and their delivery record (providers/deliveries.py) compute it alike."""
+    if kind is None or kind == "" or name is None or name == "":
+        return None
+    return f"{kind}:{name}"
+
+
 _sha256 = hashlib.sha256
 _CACHE_LIMIT = 4096
 _ISO: dict[dt.datetime, str] = {}

@@ -10,7 +10,7 @@ import datetime as dt
 import typing as t
 from decimal import Decimal
 
-from mapper_focus.rows import MappingError, iso
+from mapper_focus.rows import DELIVERY_SCOPE_COLUMN, MappingError, iso
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -39,6 +39,7 @@ CUSTOM_COLUMNS: dict[str, dict] = {
         "description": "tap-aws delivery the row came from; target-focus replaces a "
         "re-delivered billing period by it",
     },
+    **DELIVERY_SCOPE_COLUMN,
     "x_AwsLineItemType": {**_STRING, "description": "CUR line_item_line_item_type"},
     "x_AwsLineItemId": {**_STRING, "description": "CUR identity_line_item_id"},
     "x_AwsUsageType": {**_STRING, "description": "CUR line_item_usage_type"},

@@ -44,13 +44,14 @@ from mapper_focus.providers.aws_common import (
 )
 from mapper_focus.providers.aws_services import service_for
 from mapper_focus.registry import StreamMapping
-from mapper_focus.rows import MappingError, derived_cost, row_key
+from mapper_focus.rows import MappingError, delivery_scope, derived_cost, row_key
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
 
 CUR2_STREAM = "cur2_line_items"
 LEGACY_STREAM = "cur_line_items"
+EXPORT_KINDS = {CUR2_STREAM: "cur2", LEGACY_STREAM: "cur"}
 MISSING = "\x00absent"  # the raw key of a column this export does not have
 
 # --- column names: normalisation, once per schema ------------------------------------
@@ -283,6 +284,7 @@ class CurMapper:
 
     def __init__(self, stream: str) -> None:
         self.stream = stream
+        self.kind = EXPORT_KINDS[stream]  # tap-aws export_kind of the stream's deliveries
         self.layouts = Layouts()
         self.timestamps = Timestamps()
 
@@ -671,6 +673,7 @@ class CurMapper:
             "x_SourceRecordId": rid,
             "x_RowKey": row_key("aws", stream, payer, billing_period, source, row_number, "line"),
             "x_DeliveryId": str(delivery),
+            "x_DeliveryScope": delivery_scope(self.kind, get("export_name")),
             "x_AwsLineItemType": line_type,
             "x_AwsLineItemId": text("identity_line_item_id"),
             "x_AwsUsageType": text("line_item_usage_type"),

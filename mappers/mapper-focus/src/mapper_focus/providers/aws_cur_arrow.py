@@ -38,6 +38,7 @@ from mapper_focus.providers.aws_common import (
 from mapper_focus.providers.aws_cur import (
     ALIASES,
     CUR2_STREAM,
+    EXPORT_KINDS,
     NAME_TAGS,
     RI,
     SP,
@@ -45,7 +46,7 @@ from mapper_focus.providers.aws_cur import (
 )
 from mapper_focus.providers.aws_services import AWS_SERVICES, OTHER
 from mapper_focus.registry import BatchMapping, Mapped
-from mapper_focus.rows import MappingError
+from mapper_focus.rows import MappingError, delivery_scope
 
 #: Line item types done here; every other type goes through aws_cur row by row.
 KINDS = ("Usage", "DiscountedUsage", "SavingsPlanCoveredUsage", "SavingsPlanNegation")
@@ -110,6 +111,7 @@ ROW_COLUMNS: tuple[str, ...] = (
     "x_SourceRecordId",
     "x_RowKey",
     "x_DeliveryId",
+    "x_DeliveryScope",
     "x_AwsLineItemType",
     "x_AwsLineItemId",
     "x_AwsUsageType",
@@ -123,7 +125,7 @@ ROW_COLUMNS: tuple[str, ...] = (
     "x_AwsDiscounts",
 )
 
-TAP_FIELDS = ("billing_period", "delivery_id", "source_file", "row_number")
+TAP_FIELDS = ("billing_period", "delivery_id", "export_name", "source_file", "row_number")
 MAP_COLUMNS = ("product", "resource_tags", "cost_category", "discount")
 TEXT_COLUMNS = (
     "bill_payer_account_id",
@@ -763,6 +765,7 @@ class CurArrow:
                 pc.binary_join_element_wise(source, row_number.cast(pa.string()), ":")
             ),
             "x_DeliveryId": take(self.raw_text("delivery_id")),
+            "x_DeliveryScope": take(self.delivery_scope()),
             "x_AwsLineItemType": take(self.raw_text("line_item_line_item_type")),
             "x_AwsLineItemId": take(text("identity_line_item_id")),
             "x_AwsUsageType": take(usage_type),
@@ -783,6 +786,13 @@ class CurArrow:
         return Mapped(columns, keep.cast(pa.int64()), fallback)
 
     # --- helpers -----------------------------------------------------------------------
+
+    def delivery_scope(self) -> pa.Array:
+        """x_DeliveryScope (``rows.delivery_scope``): "cur2:<export_name>", null without one."""
+        names = self.text("export_name").dictionary_encode()
+        kind = EXPORT_KINDS[self.stream]
+        scopes = [delivery_scope(kind, name) for name in names.dictionary.to_pylist()]
+        return pa.DictionaryArray.from_arrays(names.indices, pa.array(scopes, pa.string()))
 
     def raw_text(self, name: str) -> pa.Array:
         """A text column as stored (a dictionary stays one: cheap to write), empty as null."""

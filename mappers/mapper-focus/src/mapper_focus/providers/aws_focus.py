@@ -52,7 +52,7 @@ from mapper_focus.providers.aws_common import (
 from mapper_focus.providers.aws_cur import RI, SP, TAP_REQUIRED, classify_resource
 from mapper_focus.providers.aws_services import AWS_SERVICES
 from mapper_focus.registry import StreamMapping
-from mapper_focus.rows import MappingError, row_key
+from mapper_focus.rows import MappingError, delivery_scope, row_key
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -219,6 +219,7 @@ class FocusExportMapper:
             "aws", STREAM, payer, record.get("billing_period"), source, number, "row"
         )
         row["x_DeliveryId"] = str(delivery)
+        row["x_DeliveryScope"] = delivery_scope("focus", record.get("export_name"))
         return row
 
 

@@ -18,7 +18,7 @@ from collections import Counter
 from decimal import Context, Decimal, Inexact
 
 from mapper_focus.providers.azure_open_data import PRICING_UNITS, SERVICES
-from mapper_focus.rows import COST_SCALE, MappingError, iso
+from mapper_focus.rows import COST_SCALE, DELIVERY_SCOPE_COLUMN, MappingError, iso
 
 if t.TYPE_CHECKING:
     from collections.abc import Mapping
@@ -59,6 +59,7 @@ CUSTOM_COLUMNS: dict[str, dict] = {
         "description": "tap-azure delivery the row came from (export run, or cost details "
         "report); target-focus replaces a re-delivered billing period by it",
     },
+    **DELIVERY_SCOPE_COLUMN,
     "x_AzureMetric": {
         **_STRING,
         "description": "actual or amortized (cost details, ActualCost/AmortizedCost "

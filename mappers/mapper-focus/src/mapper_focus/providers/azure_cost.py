@@ -62,7 +62,7 @@ from mapper_focus.providers.azure_common import (
     unit_of,
 )
 from mapper_focus.registry import StreamMapping
-from mapper_focus.rows import MappingError, derived_cost, row_key
+from mapper_focus.rows import MappingError, delivery_scope, derived_cost, row_key
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -749,8 +749,16 @@ class CostMapper:
         delivery = get("delivery_id")
         if delivery is not None and delivery != "":
             # Export runs, and (in tap-azure's contract) cost details reports, are
-            # deliveries of a billing period: target-focus replaces the period by them.
+            # deliveries of a billing period: target-focus replaces the rows of their scope
+            # (the export; the Cost Details of one scope and metric) in the period by them.
             row["x_DeliveryId"] = str(delivery)
+            if self.export:
+                row["x_DeliveryScope"] = delivery_scope(get("export_kind"), get("export_name"))
+            else:
+                scope = get("scope")
+                row["x_DeliveryScope"] = delivery_scope(
+                    f"azure_{metric}", f"cost_details:{scope}" if scope else None
+                )
         for target, key, placeholders in layout.passthrough:
             value = get(key)
             if value is None or value == "":

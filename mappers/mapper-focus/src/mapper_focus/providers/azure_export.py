@@ -18,7 +18,7 @@ from mapper_focus.providers.azure_common import CUSTOM_COLUMNS, PROVIDER, export
 from mapper_focus.providers.azure_cost import CostMapper, export_file, export_record_id
 from mapper_focus.providers.azure_focus import FocusMapper, focus_row_key
 from mapper_focus.registry import StreamMapping
-from mapper_focus.rows import MappingError
+from mapper_focus.rows import MappingError, delivery_scope
 
 if t.TYPE_CHECKING:
     from collections.abc import Iterator, Mapping
@@ -45,6 +45,7 @@ def map_export_row(record: Mapping[str, t.Any]) -> Iterator[dict[str, t.Any]]:
     row["x_SourceRecordId"] = rid
     row["x_RowKey"] = focus_row_key(record, STREAM, export_file(record))
     row["x_DeliveryId"] = str(delivery)
+    row["x_DeliveryScope"] = delivery_scope(record.get("export_kind"), record.get("export_name"))
     row["x_AzureMetric"] = "focus"
     return iter((row,))
 

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from finfocus_sandbox.stripe import FakeStripe, StripeDataset
-from harness import count_records, measure, print_table
+from harness import Result, count_records, measure, print_table
 
 KEY = "sk_test_benchmark0000"
 PLAIN_PAGER = """
@@ -45,14 +46,11 @@ def select_only(catalog: dict, stream: str) -> dict:
     return catalog
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=50_000)
-    args = parser.parse_args()
-    dataset = StripeDataset.generate(seed=3, days=90, balance_transactions=args.rows)
+def run(rows: int, work: Path) -> list[Result]:
+    """The requests pager baseline and tap-stripe, against one fake Stripe API."""
+    dataset = StripeDataset.generate(seed=3, days=90, balance_transactions=rows)
     fake = FakeStripe(dataset, api_keys={KEY})
     fake.start()
-    work = Path(tempfile.mkdtemp(prefix="bench-tap-stripe-"))
     config = {
         "api_key": KEY,
         "api_url": fake.url,
@@ -60,20 +58,20 @@ def main() -> None:
         "start_date": "2000-01-01T00:00:00Z",
     }
     (work / "config.json").write_text(json.dumps(config))
-    catalog = json.loads(
-        subprocess.run(
-            ["tap-stripe", "--config", str(work / "config.json"), "--discover"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-    )
-    (work / "catalog.json").write_text(json.dumps(select_only(catalog, "balance_transactions")))
     try:
+        catalog = json.loads(
+            subprocess.run(
+                ["tap-stripe", "--config", str(work / "config.json"), "--discover"],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        (work / "catalog.json").write_text(json.dumps(select_only(catalog, "balance_transactions")))
         plain = measure(
             "baseline: requests pager -> JSON lines",
             [sys.executable, "-c", PLAIN_PAGER, fake.url, KEY],
-            args.rows,
+            rows,
             None,
             work / "plain.jsonl",
         )
@@ -86,19 +84,31 @@ def main() -> None:
                 "--catalog",
                 str(work / "catalog.json"),
             ],
-            args.rows,
+            rows,
             None,
             work / "tap.jsonl",
         )
         got = count_records(work / "tap.jsonl", "balance_transactions")
-        assert got == args.rows, f"tap emitted {got} records, expected {args.rows}"
+        if got != rows:
+            raise RuntimeError(f"tap emitted {got} records, expected {rows}")
     finally:
         fake.stop()
-    print_table(
-        f"tap-stripe against the fake Stripe API, {args.rows:,} balance transactions",
-        [plain, tap],
-        baseline="baseline: requests pager -> JSON lines",
-    )
+    return [plain, tap]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=50_000)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="bench-tap-stripe-"))
+    try:
+        print_table(
+            f"tap-stripe against the fake Stripe API, {args.rows:,} balance transactions",
+            run(args.rows, work),
+            baseline="baseline: requests pager -> JSON lines",
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

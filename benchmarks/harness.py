@@ -120,3 +120,24 @@ def print_table(title: str, results: list[Result], baseline: str) -> None:
         if isinstance(r, PipelineResult):
             stages = ", ".join(f"{k} {v:.0f}" for k, v in r.stage_peaks_mb.items())
             print(f"{'':<44} peak MB per process: {stages}")
+
+
+def markdown_table(title: str, results: list[Result], baseline: str) -> str:
+    """The same table as print_table, for docs/benchmarks.md."""
+    base = next(r for r in results if r.name == baseline)
+    lines = [
+        f"### {title}",
+        "",
+        "| stage | rows | seconds | rows/s | vs baseline | peak MB |",
+        "|---|--:|--:|--:|--:|--:|",
+    ]
+    for r in results:
+        ratio = r.rows_per_second / base.rows_per_second if base.rows_per_second else 0
+        peak = f"{r.peak_mb:.0f}"
+        if isinstance(r, PipelineResult):
+            peak = " / ".join(f"{k} {v:.0f}" for k, v in r.stage_peaks_mb.items())
+        lines.append(
+            f"| {r.name} | {r.rows:,} | {r.seconds:.2f} | {r.rows_per_second:,.0f} "
+            f"| {ratio:.2f}x | {peak} |"
+        )
+    return "\n".join(lines) + "\n"

@@ -525,7 +525,19 @@ class SortedTable:
 
 def read_partition(path: Path, file_format: str) -> pa.Table:
     if file_format == "parquet":
-        return pq.read_table(path)
+        # Text written as Parquet dictionaries comes back as Arrow dictionaries: a
+        # partition merged with new rows takes a fraction of its decoded size in memory.
+        metadata = pq.ParquetFile(path).metadata
+        encoded = []
+        if metadata.num_row_groups:
+            group = metadata.row_group(0)
+            encoded = [
+                group.column(i).path_in_schema
+                for i in range(group.num_columns)
+                if group.column(i).physical_type == "BYTE_ARRAY"
+                and "RLE_DICTIONARY" in group.column(i).encodings
+            ]
+        return pq.read_table(path, read_dictionary=encoded)
     with path.open(newline="", encoding="utf-8") as handle:
         header = next(csv.reader(handle), [])
     return pacsv.read_csv(

@@ -284,7 +284,7 @@ class FocusSink(_RunSink):
             pc.coalesce(delivery, pa.scalar("\x00")),
         ]
         slot_keys = pc.binary_join_element_wise(*parts, "\x1f").combine_chunks().dictionary_encode()
-        full = self._full_table(table)
+        full = compact(self._full_table(table))
         for index, slot_text in enumerate(slot_keys.dictionary.to_pylist()):
             bill_name, account, month, delivery_id = slot_text.split("\x1f")
             key = PartitionKey(provider_slug(bill_name), account, month)
@@ -396,6 +396,19 @@ class FocusSink(_RunSink):
                 merged.rows_replaced,
             )
         self.run.publish_quarantine()
+
+
+def compact(table: pa.Table) -> pa.Table:
+    """Text columns that repeat dictionary-encoded, as ``rows_to_batch`` stages records:
+    a batch file's plain text would take several times the memory while staged."""
+    columns = []
+    for column in table.columns:
+        if pa.types.is_string(column.type):
+            encoded = column.dictionary_encode()
+            if encoded.nbytes < column.nbytes:
+                column = encoded
+        columns.append(column)
+    return pa.Table.from_arrays(columns, names=table.column_names)
 
 
 class _Staged:

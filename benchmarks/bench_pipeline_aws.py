@@ -72,7 +72,9 @@ def dataset_rows(root: Path) -> int:
     return sum(pq.ParquetFile(p).metadata.num_rows for p in (root / "data").rglob("*.parquet"))
 
 
-def run_focus(s3: MotoS3, bucket: str, work: Path, rows: int, *, batch: bool) -> Result:
+def run_focus(
+    s3: MotoS3, bucket: str, work: Path, rows: int, *, batch: bool, target: dict | None = None
+) -> Result:
     work.mkdir(parents=True, exist_ok=True)
     tap: dict = {
         "bucket": bucket,
@@ -89,7 +91,9 @@ def run_focus(s3: MotoS3, bucket: str, work: Path, rows: int, *, batch: bool) ->
         }
     (work / "tap.json").write_text(json.dumps(tap))
     (work / "mapper.json").write_text("{}")
-    (work / "target.json").write_text(json.dumps({"output_path": str(work / "focus")}))
+    (work / "target.json").write_text(
+        json.dumps({"output_path": str(work / "focus"), **(target or {})})
+    )
     result = measure_pipeline(
         f"{'batch' if batch else 'record'} path: tap-aws | mapper-focus | target-focus",
         {
@@ -115,7 +119,9 @@ def month(s3: MotoS3, rows: int, seed: int = 11) -> tuple[str, list[str]]:
     return bucket, list(delivery.files)
 
 
-def run(rows: int, work: Path, record_rows: int | None = None) -> list[Result]:
+def run(
+    rows: int, work: Path, record_rows: int | None = None, target: dict | None = None
+) -> list[Result]:
     record_rows = min(rows, record_rows or rows)
     with MotoS3() as s3:
         bucket, files = month(s3, rows)
@@ -127,7 +133,7 @@ def run(rows: int, work: Path, record_rows: int | None = None) -> list[Result]:
                 None,
                 work / "plain.txt",
             ),
-            run_focus(s3, bucket, work / "batch", rows, batch=True),
+            run_focus(s3, bucket, work / "batch", rows, batch=True, target=target),
         ]
         small = bucket if record_rows == rows else month(s3, record_rows)[0]
         results.append(run_focus(s3, small, work / "record", record_rows, batch=False))
@@ -138,10 +144,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--record-rows", type=int, default=200_000)
+    parser.add_argument("--target-batch-rows", type=int, help="target-focus batch_size_rows")
     args = parser.parse_args()
+    target = {"batch_size_rows": args.target_batch_rows} if args.target_batch_rows else None
     work = Path(tempfile.mkdtemp(prefix="bench-pipeline-aws-"))
     try:
-        results = run(args.rows, work, args.record_rows)
+        results = run(args.rows, work, args.record_rows, target)
         print_table(
             f"AWS CUR 2.0 month to FOCUS, end to end ({args.rows:,} line items)",
             results,

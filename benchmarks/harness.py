@@ -136,8 +136,9 @@ def markdown_table(title: str, results: list[Result], baseline: str) -> str:
         peak = f"{r.peak_mb:.0f}"
         if isinstance(r, PipelineResult):
             peak = " / ".join(f"{k} {v:.0f}" for k, v in r.stage_peaks_mb.items())
+        name = r.name.replace("|", "\\|")  # a shell pipe in a table cell
         lines.append(
-            f"| {r.name} | {r.rows:,} | {r.seconds:.2f} | {r.rows_per_second:,.0f} "
+            f"| {name} | {r.rows:,} | {r.seconds:.2f} | {r.rows_per_second:,.0f} "
             f"| {ratio:.2f}x | {peak} |"
         )
     return "\n".join(lines) + "\n"

@@ -11,6 +11,7 @@ import contextlib
 import glob
 import os
 import pwd
+import shlex
 import shutil
 import socket
 import subprocess
@@ -55,6 +56,7 @@ class PgCluster:
     datadir: Path
     bindir: Path
     run_as: str | None
+    reaper: subprocess.Popen[bytes] | None = None  # stops the server if its owner dies
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{self.user}@{self.host}:{self.port}/{database}"
@@ -131,4 +133,24 @@ def start_cluster(user: str = "tester") -> PgCluster:
         log = (datadir / "log").read_text() if (datadir / "log").exists() else ""
         cluster.stop()
         raise RuntimeError(f"PostgreSQL did not start: {result.stderr.strip()} {log[-500:]}")
+    _reap_when_gone(cluster, os.getpid())
     return cluster
+
+
+def _reap_when_gone(cluster: PgCluster, owner: int) -> None:
+    """Stop the cluster and remove its files once ``owner`` is gone, however it ended: a
+    test run killed by a signal runs no teardown and would leave the server running."""
+    stop = cluster._cmd(
+        str(cluster.bindir / "pg_ctl"), "-D", str(cluster.datadir), "-m", "immediate", "stop"
+    )
+    script = (
+        f"while kill -0 {owner} 2>/dev/null; do sleep 2; done; "
+        f"{shlex.join(stop)} >/dev/null 2>&1; rm -rf {shlex.quote(str(cluster.datadir))}"
+    )
+    cluster.reaper = subprocess.Popen(  # kept: it outlives the test run on purpose
+        ["sh", "-c", script],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )

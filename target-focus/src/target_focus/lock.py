@@ -65,6 +65,8 @@ class DatasetLock:
         while True:
             if self.storage.create_exclusive(LOCK_PATH, body):
                 self.held = True
+                # The lock is ours: a temporary file left now is a killed writer's.
+                self.storage.remove_temporaries()
                 return
             holder = self.holder()
             if holder is not None and self._is_stale(holder):

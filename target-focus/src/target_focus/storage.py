@@ -75,6 +75,9 @@ class Storage(abc.ABC):
     def list(self, prefix: str) -> list[str]:
         """Relative paths of every object under ``prefix`` (a folder, ending in ``/``)."""
 
+    def remove_temporaries(self) -> None:  # noqa: B027  # object stores write atomically
+        """Delete temporary files of writers that died mid-write (atomic stores: none)."""
+
 
 class LocalStorage(Storage):
     """A folder on a local (or mounted) file system."""
@@ -95,6 +98,11 @@ class LocalStorage(Storage):
         path = self.root / relpath
         with storage_failures("read", str(path)):
             return path.read_bytes() if path.is_file() else None
+
+    def remove_temporaries(self) -> None:
+        if self.root.is_dir():
+            for temporary in self.root.rglob(".*.tmp"):
+                temporary.unlink(missing_ok=True)
 
     def write_atomic(self, relpath: str, write: Writer) -> None:
         destination = self.root / relpath

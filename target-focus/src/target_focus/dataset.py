@@ -366,12 +366,18 @@ def rows_to_batch(rows: Sequence[Sequence[t.Any]], schema: pa.Schema) -> pa.Reco
             raise PermanentError(
                 f"column {field.name}: cannot store as {field.type}: {exc}"
             ) from None
-        if pa.types.is_string(array.type):
-            encoded = array.dictionary_encode()
-            if encoded.nbytes < array.nbytes:
-                array = encoded
-        arrays.append(array)
+        arrays.append(dictionary_if_smaller(array))
     return pa.RecordBatch.from_arrays(arrays, names=schema.names)
+
+
+def dictionary_if_smaller(array: t.Any) -> t.Any:
+    """A text (chunked) array dictionary-encoded when that makes it smaller: staged text
+    that repeats (currencies, service names, units...) takes several times less memory."""
+    if pa.types.is_string(array.type):
+        encoded = array.dictionary_encode()
+        if encoded.nbytes < array.nbytes:
+            return encoded
+    return array
 
 
 def staged_table(tables: Sequence[pa.Table], schema: pa.Schema) -> pa.Table:

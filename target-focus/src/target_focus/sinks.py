@@ -29,6 +29,7 @@ from target_focus.dataset import (
     arrow_schema,
     converter,
     custom_data_type,
+    dictionary_if_smaller,
     is_custom,
     keep_last,
     provider_column,
@@ -401,13 +402,7 @@ class FocusSink(_RunSink):
 def compact(table: pa.Table) -> pa.Table:
     """Text columns that repeat dictionary-encoded, as ``rows_to_batch`` stages records:
     a batch file's plain text would take several times the memory while staged."""
-    columns = []
-    for column in table.columns:
-        if pa.types.is_string(column.type):
-            encoded = column.dictionary_encode()
-            if encoded.nbytes < column.nbytes:
-                column = encoded
-        columns.append(column)
+    columns = [dictionary_if_smaller(column) for column in table.columns]
     return pa.Table.from_arrays(columns, names=table.column_names)
 
 

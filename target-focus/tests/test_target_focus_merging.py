@@ -64,7 +64,7 @@ def test_merged_streams_come_out_as_one_full_sort(seed):
         rows = table.filter(pa.array([o == index for o in owner]))
         stream.extend(chunked(merging.sort_rows(rows), rng))
 
-    merged = pa.concat_tables(merging.merge_sorted(streams))
+    merged = pa.concat_tables(merging.merge_sorted(streams, fill=rng.choice([0, 5, 50])))
 
     assert merged.equals(merging.sort_rows(table))
 
@@ -78,8 +78,10 @@ def test_row_groups_have_a_fixed_size_whatever_the_pieces():
 
 @pytest.fixture
 def tiny_chunks(monkeypatch):
-    """Row groups of 16 rows, reads of 4 rows per input: a small test partition is merged
-    in many rounds and written in many row groups, as a month of millions would be."""
+    """Row groups of 16 rows, reads of 4 rows per input, 3 files per merge: a small test
+    partition is merged in many rounds, in interim groups, and written in many row groups,
+    as a month of millions would be."""
+    monkeypatch.setattr(merging, "MAX_MERGE_INPUTS", 3)
     monkeypatch.setattr(merging, "ROW_GROUP_ROWS", 16)
     monkeypatch.setattr(dataset, "ROW_GROUP_ROWS", 16)
     monkeypatch.setattr(merging, "READ_BUDGET_ROWS", 8)

@@ -7,12 +7,14 @@ Layout under the output path::
     quarantine/<run_id>.jsonl
     _audit/<UTC timestamp>-<run_id>.json
 
-A partition is one file with a fixed name. Committing a batch to a partition reads the
-file, keeps its rows whose x_RowKey the batch does not carry, adds the batch rows, sorts by
-(ChargePeriodStart, x_RowKey) and replaces the file atomically.
+A partition is one file with a fixed name, sorted by (ChargePeriodStart, x_RowKey).
+Committing a batch to a partition keeps the file's rows whose x_RowKey the batch does not
+carry, adds the batch rows in order and replaces the file atomically; the file is read and
+written as sorted streams (target_focus.merging), never held whole.
 
 Rows of a *delivery* (x_DeliveryId: an export run, a Cost Details report) wait under
-``_staging/<partition>/delivery=<id>/`` until its ``focus_deliveries`` record arrives
+``_staging/<partition>/delivery=<id>/part-<n>`` (one sorted file per commit) until its
+``focus_deliveries`` record arrives
 (``apply_delivery``). A delivery replaces its *scope* (x_DeliveryScope, one export of a
 provider: ``"<export kind>:<export name>"``) in the provider's partitions of its billing
 period: rows of other scopes, and rows that came from no delivery, stay. An incomplete
@@ -31,6 +33,7 @@ import re
 import typing as t
 import unicodedata
 import urllib.parse
+import uuid
 from datetime import UTC, datetime
 from decimal import Context, Decimal, DecimalException, Inexact, InvalidOperation
 
@@ -51,6 +54,7 @@ from focus_spec import (
     format_decimal,
 )
 
+from target_focus import merging
 from target_focus.merging import (
     ROW_GROUP_ROWS,
     ROW_KEY,
@@ -656,7 +660,8 @@ class Dataset:
                 schema,
                 replaced=replaced_by(file_keys(path, self.file_format, existing), [new_keys]),
             )
-            after = self._write(relpath, merge_sorted([live, _pieces(batch, schema)]), schema)
+            pieces = merge_sorted([live, _pieces(batch, schema)], fill=chunk_rows(2))
+            after = self._write(relpath, pieces, schema)
         return relpath, Merged(live.read, after, live.dropped)
 
     def _stage(self, key: PartitionKey, batch: pa.Table, delivery_id: str) -> tuple[str, Merged]:
@@ -845,17 +850,45 @@ class Dataset:
     ) -> int:
         """Write ``live`` as the staged parts merged (a later part's row replacing an
         earlier one's with the same key) with the live file's rows (``live_path``) that
-        neither ``drop`` leaves out nor a staged row replaces. Returns its rows."""
+        neither ``drop`` leaves out nor a staged row replaces. Returns its rows.
+
+        At most MAX_MERGE_INPUTS files are read at once (each open reader holds buffers):
+        more parts are first merged in groups, in commit order, into interim files of the
+        staging folder (removed with the delivery's parts)."""
+        relpaths = [relpath for _, relpath in parts]
+        while len(relpaths) > merging.MAX_MERGE_INPUTS - 1:
+            grouped = []
+            for start in range(0, len(relpaths), merging.MAX_MERGE_INPUTS):
+                group = relpaths[start : start + merging.MAX_MERGE_INPUTS]
+                if len(group) == 1:
+                    grouped.append(group[0])
+                    continue
+                interim = (
+                    f"{group[0].rsplit('/', 1)[0]}/interim-{uuid.uuid4().hex}.{self.file_format}"
+                )
+                self._merge_files(interim, group, None, "", None)
+                grouped.append(interim)
+            relpaths = grouped
+        return self._merge_files(live, relpaths, live_path, existing, drop)
+
+    def _merge_files(
+        self,
+        output: str,
+        parts: list[str],
+        live_path: Path | None,
+        existing: str,
+        drop: t.Callable[[pa.Table], pa.Array] | None,
+    ) -> int:
         with contextlib.ExitStack() as stack:
             staged = []
-            for _, relpath in parts:
+            for relpath in parts:
                 path = stack.enter_context(self.storage.local_copy(relpath))
                 if path is not None:
                     staged.append((path, f"the staged rows {self.storage.describe(relpath)}"))
             schemas = [file_schema(path, self.file_format, where) for path, where in staged]
             if live_path is not None:
                 schemas.append(file_schema(live_path, self.file_format, existing))
-            schema = union_schema(self.spec, schemas, self.storage.describe(live))
+            schema = union_schema(self.spec, schemas, self.storage.describe(output))
             rows = chunk_rows(len(schemas))
             keys = [file_keys(path, self.file_format, where) for path, where in staged]
             # A key staged twice (the same row re-sent in a later commit): the later wins.
@@ -888,7 +921,7 @@ class Dataset:
                     )
                 )
             del keys
-            return self._write(live, merge_sorted(streams), schema)
+            return self._write(output, merge_sorted(streams, fill=rows), schema)
 
 
 def _pieces(table: pa.Table, schema: pa.Schema) -> Iterator[pa.Table]:

@@ -28,10 +28,12 @@ if t.TYPE_CHECKING:
 
 ROW_KEY = "x_RowKey"
 SORT_COLUMNS = ("ChargePeriodStart", ROW_KEY)
-ROW_GROUP_ROWS = 65_536
+ROW_GROUP_ROWS = 32_768
 #: Rows held in the read buffers of all inputs of a merge together.
-READ_BUDGET_ROWS = 65_536
+READ_BUDGET_ROWS = 16_384
 _MIN_CHUNK_ROWS = 2_048
+#: Files read at once by one merge (an open Parquet reader holds several MB of buffers).
+MAX_MERGE_INPUTS = 16
 
 Chunks = t.Iterator[pa.Table]
 
@@ -200,17 +202,19 @@ def chunk_rows(inputs: int) -> int:
 # --- merging ---------------------------------------------------------------------------
 
 
-def merge_sorted(streams: Sequence[Iterable[pa.Table]]) -> Iterator[pa.Table]:
+def merge_sorted(streams: Sequence[Iterable[pa.Table]], fill: int = 0) -> Iterator[pa.Table]:
     """Sorted streams (one schema, keys unique across them) as one sorted stream.
 
     Each round takes, from every buffer, the rows up to the smallest of the buffers' last
     sort keys (all of them sorted, so a prefix of each), sorts those and yields them; the
-    buffer that set the bound is used up, so every round makes progress.
+    buffer that set the bound is used up, so every round makes progress. Buffers are
+    topped up to ``fill`` rows first, so that a round is not held back by the short rest
+    of a buffer.
     """
     buffers: list[tuple[Iterator[pa.Table], pa.Table]] = []
     for stream in streams:
         iterator = iter(stream)
-        first = _next_rows(iterator)
+        first = _topped_up(iterator, None, fill)
         if first is not None:
             buffers.append((iterator, first))
     while len(buffers) > 1:
@@ -221,9 +225,7 @@ def merge_sorted(streams: Sequence[Iterable[pa.Table]]) -> Iterator[pa.Table]:
             count = _rows_up_to(buffer, bound)
             if count:
                 taken.append(buffer.slice(0, count))
-            rest: pa.Table | None = buffer.slice(count)
-            if rest is None or not rest.num_rows:
-                rest = _next_rows(iterator)
+            rest = _topped_up(iterator, buffer.slice(count), fill)
             if rest is not None:
                 refilled.append((iterator, rest))
         buffers = refilled
@@ -233,11 +235,21 @@ def merge_sorted(streams: Sequence[Iterable[pa.Table]]) -> Iterator[pa.Table]:
         yield from iterator
 
 
-def _next_rows(iterator: Iterator[pa.Table]) -> pa.Table | None:
-    for chunk in iterator:
+def _topped_up(iterator: Iterator[pa.Table], rows: pa.Table | None, fill: int) -> pa.Table | None:
+    """``rows`` followed by the stream's next chunks until there are ``fill`` rows (at
+    least one row); None when the stream is used up."""
+    held = [rows] if rows is not None and rows.num_rows else []
+    count = sum(table.num_rows for table in held)
+    while count < max(fill, 1):
+        chunk = next(iterator, None)
+        if chunk is None:
+            break
         if chunk.num_rows:
-            return chunk
-    return None
+            held.append(chunk)
+            count += chunk.num_rows
+    if not held:
+        return None
+    return held[0] if len(held) == 1 else pa.concat_tables(held)
 
 
 def _last_key(table: pa.Table) -> tuple[t.Any, ...]:
@@ -273,10 +285,10 @@ def row_groups(pieces: Iterable[pa.Table], size: int | None = None) -> Iterator[
             count += take
             piece = piece.slice(take)
             if count == size:
-                yield pa.concat_tables(held).combine_chunks()
+                yield pa.concat_tables(held)  # chunked: written as one row group, not copied
                 held, count = [], 0
     if count:
-        yield pa.concat_tables(held).combine_chunks()
+        yield pa.concat_tables(held)
 
 
 def repeats(column: pa.ChunkedArray | pa.Array) -> bool:

@@ -53,7 +53,7 @@ DELIVERY_ID = "x_DeliveryId"
 
 # Rows of a sink held as Python tuples before they become Arrow record batches.
 CHUNK_ROWS = 5_000
-DEFAULT_BATCH_ROWS = 1_000_000
+DEFAULT_BATCH_ROWS = 200_000
 
 
 class InvalidRowError(PermanentError):
@@ -397,6 +397,13 @@ class FocusSink(_RunSink):
                 merged.rows_replaced,
             )
         self.run.publish_quarantine()
+        release_memory()
+
+
+def release_memory() -> None:
+    """Give memory the commit freed back to the system: Arrow's allocator keeps freed
+    pages for reuse, which would show as a peak that grows with every commit."""
+    pa.default_memory_pool().release_unused()
 
 
 def compact(table: pa.Table) -> pa.Table:
@@ -495,6 +502,7 @@ class DeliverySink(_RunSink):
         if delivery.scope is not None or delivery.merge:
             # Every partition the delivery was staged in has been applied.
             pending.difference_update({s for s in pending if s[1] == delivery.delivery_id})
+        release_memory()
 
     def process_batch(self, context: dict) -> None:
         """Nothing buffered: each delivery is applied when its record arrives."""

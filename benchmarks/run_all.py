@@ -43,6 +43,12 @@ def main() -> None:
     parser.add_argument(
         "--record-rows", type=int, default=200_000, help="rows of the RECORD-path runs"
     )
+    parser.add_argument(
+        "--pg-rows", type=int, default=200_000, help="rows of the full-month PostgreSQL pipes"
+    )
+    parser.add_argument(
+        "--converter-rows", type=int, default=250_000, help="legacy CUR rows of the converter run"
+    )
     parser.add_argument("--stripe-rows", type=int, default=200_000)
     parser.add_argument("--markdown", type=Path, help="write the tables here too")
     args = parser.parse_args()
@@ -56,14 +62,15 @@ def main() -> None:
             "record path: tap-aws | mapper-focus | target-focus",
         ),
         (
-            f"CUR 2.0 rows into PostgreSQL through target-postgres ({args.rows:,}-row month; "
+            f"CUR 2.0 rows into PostgreSQL through target-postgres ({args.pg_rows:,}-row month; "
             f"record paths on {args.record_rows:,})",
-            lambda w: bench_postgres.run(args.rows, w, args.record_rows),
+            lambda w: bench_postgres.run(args.pg_rows, w, args.record_rows),
             bench_postgres.BASELINE,
         ),
         (
-            f"The FinOps Foundation converter on the same legacy CUR month ({args.rows:,} rows)",
-            lambda w: bench_focus_converter.run(args.rows, w),
+            f"The FinOps Foundation converter on the same legacy CUR month "
+            f"({args.converter_rows:,} rows; our batch path)",
+            lambda w: bench_focus_converter.run(args.converter_rows, w, modes=("batch",)),
             bench_focus_converter.BASELINE,
         ),
         (
@@ -83,7 +90,9 @@ def main() -> None:
         for index, (title, run, baseline) in enumerate(sections, 1):
             folder = work / str(index)
             folder.mkdir()
+            section_started = time.perf_counter()
             results = run(folder)
+            print(f"section {index}: {time.perf_counter() - section_started:.0f} s", flush=True)
             every[title] = results
             print_table(title, results, baseline)
             sys.stdout.flush()

@@ -9,7 +9,8 @@ quarantine (rows the mapper could not map) and the rows counted in the audit.
 
 Deliveries: generated months of several seeds (every line item type: usage, RI and
 Savings Plans coverage and negation, fees, purchases, tax, credit, refund, discounts,
-Marketplace), a month without net-cost columns, a gzip CSV month, and a month with
+Marketplace), a month without net-cost columns, a gzip CSV month, legacy CUR months (CSV
+and Parquet, and per-key tag columns with hard values), and a month with
 hand-made hard rows (escapes and control characters in tags, repeated MAP keys, doubles
 whose decimals need more than 28 digits in a product, instant charges, missing billing
 period bounds, Spot and capacity reservations, a row that cannot be mapped).
@@ -29,7 +30,7 @@ import boto3
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from finfocus_sandbox.aws import write_cur2_delivery
+from finfocus_sandbox.aws import write_cur2_delivery, write_legacy_cur_delivery
 from moto.server import ThreadedMotoServer
 
 pytestmark = pytest.mark.integration
@@ -197,6 +198,25 @@ def test_months_without_net_columns_and_in_csv_are_the_same_both_ways(s3_endpoin
     both_ways(s3_endpoint, bucket, tmp_path)
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_legacy_months_are_the_same_both_ways(s3_endpoint, tmp_path, fmt):
+    """Legacy CUR (slash-style CSV, snake_case Parquet, per-key tag columns) goes through
+    the CUR 2.0 vectorised rules after renaming: the same dataset as its record path."""
+    s3 = client(s3_endpoint)
+    bucket = f"equivalence-legacy-{fmt}"
+    s3.create_bucket(Bucket=bucket)
+    delivery = write_legacy_cur_delivery(
+        s3, bucket, "exports", "legacy", PERIOD, rows=3000, seed=7, fmt=fmt, linked_accounts=3
+    )
+    rows = both_ways(s3_endpoint, bucket, tmp_path)
+    data = [row for path, part in rows.items() if path != "quarantine" for row in part]
+    assert sum(row["Tags"] is not None for row in data) > len(data) // 2
+    billed = sum((row["BilledCost"] for row in data), Decimal(0))
+    assert billed == delivery.totals.net_unblended_cost
+    mapper_log = (tmp_path / "batch" / "mapper.log").read_text()
+    assert "cur_line_items" in mapper_log
+
+
 def _hard_rows(rows: list[dict]) -> list[dict]:
     """Generated rows made hard: every case the vectorised mapping must get right or
     leave to the row mapping."""
@@ -279,3 +299,40 @@ def test_hard_rows_are_the_same_both_ways(s3_endpoint, tmp_path):
     s3.upload_file(str(local), bucket, delivery.files[0])
     result = both_ways(s3_endpoint, bucket, tmp_path, on_invalid="quarantine")
     assert len(result["quarantine"]) == 1  # the row without a currency, both ways
+
+
+def test_legacy_tag_columns_with_hard_values_are_the_same_both_ways(s3_endpoint, tmp_path):
+    """Legacy per-key tag columns gathered into a MAP: empty and missing values left out,
+    quotes, backslashes, line breaks and control characters in values, non-ASCII keys."""
+    s3 = client(s3_endpoint)
+    bucket = "equivalence-legacy-hard"
+    s3.create_bucket(Bucket=bucket)
+    delivery = write_legacy_cur_delivery(
+        s3,
+        bucket,
+        "exports",
+        "legacy",
+        PERIOD,
+        rows=1200,
+        seed=43,
+        fmt="parquet",
+        tag_keys=("user:Name", "user:team", "aws:createdBy", "user:Kostenstelle-ä"),
+    )
+    local = tmp_path / "cur.parquet"
+    s3.download_file(bucket, delivery.files[0], str(local))
+    table = pq.read_table(local)
+    tag_columns = [name for name in table.column_names if name.startswith("resource_tags_")]
+    assert len(tag_columns) == 4
+    values = ['web "blue" \\ green', "line\nbreak", "tab\tand\x01control", "", None, "Ünï 東京"]
+    rows = table.to_pylist()
+    for index, row in enumerate(rows[:300]):
+        for offset, column in enumerate(tag_columns):
+            row[column] = values[(index + offset) % len(values)]
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), local)
+    s3.upload_file(str(local), bucket, delivery.files[0])
+    result = both_ways(s3_endpoint, bucket, tmp_path)
+    data = [row for path, part in result.items() if path != "quarantine" for row in part]
+    tags = [json.loads(row["Tags"]) for row in data if row["Tags"]]
+    assert any("line\nbreak" in tag.values() for tag in tags)
+    assert any('web "blue" \\ green' in tag.values() for tag in tags)
+    assert not any("" in tag.values() for tag in tags)  # empty values are left out

@@ -65,7 +65,7 @@ class BatchMapping:
 
     provider: str
     stream: str
-    reads: tuple[str, ...]
+    reads: tuple[str, ...] | None  # None: every column
     map_table: Callable[[t.Any], Mapped]
 
 

@@ -1,4 +1,5 @@
 """CUR 2.0 line items as FOCUS rows, vectorised: tap-aws batch files in, Arrow columns out.
+Legacy CUR batch tables are renamed to CUR 2.0 columns first (``legacy_as_cur2``).
 
 The same rules as ``aws_cur.CurMapper`` (the RECORD path), written with pyarrow.compute
 for the line item types that make up almost every CUR: Usage, DiscountedUsage,
@@ -39,9 +40,12 @@ from mapper_focus.providers.aws_cur import (
     ALIASES,
     CUR2_STREAM,
     EXPORT_KINDS,
+    LEGACY_STREAM,
+    MISSING,
     NAME_TAGS,
     RI,
     SP,
+    Layout,
     classify_resource,
 )
 from mapper_focus.providers.aws_services import AWS_SERVICES, OTHER
@@ -344,9 +348,8 @@ def derived_cost(
 class CurArrow:
     """Maps one tap-aws CUR 2.0 batch table (the columns of ``READS`` it has)."""
 
-    stream = CUR2_STREAM
-
-    def __init__(self, table: pa.Table) -> None:
+    def __init__(self, table: pa.Table, stream: str = CUR2_STREAM) -> None:
+        self.stream = stream
         self.n = table.num_rows
         self.names = set(table.column_names)
         self.table = table
@@ -970,5 +973,71 @@ def map_cur2_table(table: pa.Table) -> Mapped:
     return CurArrow(table).run()
 
 
-BATCH_MAPPINGS = (BatchMapping("aws", CUR2_STREAM, READS, map_cur2_table),)
+def map_legacy_table(table: pa.Table) -> Mapped:
+    """The vectorised part of one tap-aws ``cur_line_items`` (legacy CUR) batch table: its
+    columns renamed as CUR 2.0 names them, then the CUR 2.0 rules."""
+    renamed = legacy_as_cur2(table)
+    if renamed is None:
+        return Mapped({}, pa.array([], pa.int64()), list(range(table.num_rows)))
+    return CurArrow(renamed, LEGACY_STREAM).run()
+
+
+def legacy_as_cur2(table: pa.Table) -> pa.Table | None:
+    """A legacy CUR table as a CUR 2.0 one, read as ``aws_cur.Layout`` reads a legacy
+    record: slash-style (CSV) and snake_case (Parquet) names become their CUR 2.0 names,
+    and the per-key tag and cost category columns become the ``resource_tags`` and
+    ``cost_category`` MAPs, keys in column order as the record path collects them. None
+    when a tag column is not text (the record path's str() of it is for the row path)."""
+    layout = Layout(table.column_names)
+    columns: dict[str, t.Any] = {}
+    for canon, raw in layout.raw.items():
+        if raw != MISSING and canon in READS:
+            columns[canon] = table.column(raw)
+    for name in TAP_FIELDS:
+        if name in table.column_names:
+            columns[name] = table.column(name)
+    for name, pairs in (
+        ("resource_tags", layout.tag_columns),
+        ("cost_category", layout.category_columns),
+    ):
+        if not pairs:
+            continue
+        gathered = _map_of_columns(table, pairs)
+        if gathered is None:
+            return None
+        columns[name] = gathered
+    return pa.table(columns)
+
+
+def _map_of_columns(table: pa.Table, pairs: list[tuple[str, str]]) -> pa.MapArray | None:
+    """Per-key text columns as one MAP column: row i holds (key j, value of column j) for
+    every column j, in order. Built with one take over the columns laid end to end."""
+    arrays = []
+    for raw, _ in pairs:
+        array = _combine(table.column(raw))
+        if pa.types.is_dictionary(array.type):
+            array = array.cast(array.type.value_type)
+        if not (pa.types.is_string(array.type) or pa.types.is_null(array.type)):
+            return None
+        arrays.append(array.cast(pa.string()))
+    n, width = table.num_rows, len(arrays)
+    position = pc.subtract(pc.cumulative_sum(pa.repeat(pa.scalar(1, pa.int64()), n * width)), 1)
+    row = pc.divide(position, width)  # integer division
+    column = pc.subtract(position, pc.multiply(row, width))
+    items = pa.concat_arrays(arrays).take(pc.add(pc.multiply(column, n), row))
+    keys = pa.array([key for _, key in pairs], pa.string()).take(column)
+    offsets = pa.concat_arrays(
+        [
+            pa.array([0], pa.int32()),
+            pc.cumulative_sum(pa.repeat(pa.scalar(width, pa.int32()), n)),
+        ]
+    )
+    return pa.MapArray.from_arrays(offsets, keys, items)
+
+
+BATCH_MAPPINGS = (
+    BatchMapping("aws", CUR2_STREAM, READS, map_cur2_table),
+    # Legacy tag columns are named by their keys: the whole batch file is read.
+    BatchMapping("aws", LEGACY_STREAM, None, map_legacy_table),
+)
 MAPPINGS: tuple[()] = ()  # no RECORD mapping of its own: aws_cur is the record path

@@ -17,20 +17,26 @@ reads the same values:
   (1-based within source_file) are appended, as in the RECORD path.
 
 Parquet files are converted column by column with pyarrow.compute (no Python object
-per value). gzip CSV deliveries are read as the RECORD path reads them and converted
-to the same Arrow types.
+per value). gzip CSV files are read by pyarrow's streaming CSV reader as text and
+converted column by column to exactly what the RECORD path's rows give (rows_to_batch);
+a file where that cannot be vouched for is read row by row, the RECORD path's way.
 """
 
 from __future__ import annotations
 
+import csv
+import re
 import typing as t
 from decimal import Decimal
 
 import msgspec
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
 
 if t.TYPE_CHECKING:
+    import gzip
+    import io
     from collections.abc import Callable, Iterable, Iterator, Mapping
 
 DECIMAL = pa.decimal128(38, 18)
@@ -281,26 +287,262 @@ def rows_to_batch(
 ) -> pa.RecordBatch:
     """Rows as the RECORD path emits them, in batch-file types (CSV deliveries)."""
     rows = list(rows)
-    arrays = []
-    for name in names:
-        values = [row.get(name) for row in rows]
+    arrays = [
+        values_to_array([row.get(name) for row in rows], arrow_type_of(properties.get(name) or {}))
+        for name in names
+    ]
+    return pa.RecordBatch.from_arrays(arrays, names=names)
+
+
+def values_to_array(values: list[t.Any], arrow_type: pa.DataType) -> pa.Array:
+    """One column of RECORD-path values in its batch-file type."""
+    if arrow_type == DECIMAL:
+        try:
+            return pa.array(values, DECIMAL)
+        except (pa.ArrowInvalid, OverflowError):
+            return pa.array([None if v is None else str(v) for v in values], pa.string())
+    if pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
+        return pa.array(values, pa.string()).cast(arrow_type)
+    if arrow_type == pa.string():
+        return pa.array(
+            [v if v is None or isinstance(v, str) else _JSON.encode(v).decode() for v in values],
+            pa.string(),
+        )
+    return pa.array(values, arrow_type)
+
+
+# --- gzip CSV read column-wise ------------------------------------------------------------
+#
+# The row path (rows_to_batch over the RECORD path's rows) is exact but spends a Python
+# call per value. The column-wise path reads the same text with pyarrow's streaming CSV
+# reader, every column as text, and converts each column with Arrow kernels to what the
+# row path would make of it. It only converts what it can prove it converts the same way
+# (values are checked against a strict pattern before an Arrow cast); anything else
+# raises, and the caller reads that file by the row path instead (see
+# S3Exports.arrow_batches), so values and error messages never change.
+
+CSV_BLOCK_BYTES = 1024 * 1024  # pyarrow's read unit: memory stays a few blocks
+_BOM = b"\xef\xbb\xbf"
+_TS_MS = pa.timestamp("ms", "UTC")
+# Number texts Arrow's decimal cast reads as Python's Decimal does, and small enough for
+# its rescaling to 18 places not to overflow (pyarrow wraps around silently for values
+# from 2**127 / 10**18 on, and also reads "1e0x1" or "1e+-1"): below 10**20, at most 18
+# decimal places before a short exponent. Other texts take the row path's way.
+_NUMBER = (
+    r"^[+-]?(\d{1,20}(\.\d{0,18})?|\.\d{1,18})([eE]-0?1?\d)?$"  # x, x.y, .y, xE-n
+    r"|^[+-]?\d(\.\d{0,18})?[eE]\+?0?1?\d$"  # d.ddE+n, as Java prints doubles
+)
+_INTEGER = r"^-?\d{1,18}$"  # Arrow's int64 cast also refuses "+1"
+# iso_text's two shortcuts, exactly as it tests them (length, "T" at 10, the ending).
+_ISO_20 = r"(?s)^.{10}T.{8}Z$"
+_ISO_24 = r"(?s)^.{19}\.000Z$"
+# Other timestamps iso_text reads with datetime.fromisoformat, and Arrow alike.
+_ISO_OTHER = (
+    r"^(19|20)\d\d-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[T ]([01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"(\.\d{1,6})?(Z|[+-]([01]\d|2[0-3]):[0-5]\d)?$"
+)
+_LONE_CR = re.compile(r"(?<=\r)(?!\n)")  # where newline="" text mode also ends a line
+_ZONED = r"(Z|[+-]\d\d:\d\d)$"
+_PY_ASCII_SPACE = " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what str.strip() strips, in ASCII
+
+
+class NotColumnwiseError(ValueError):
+    """The column-wise CSV reader cannot vouch for matching the row path on this file."""
+
+
+def csv_header(stream: io.BufferedReader[t.Any] | gzip.GzipFile) -> list[str] | None:
+    """The header record, read by csv.reader as the row path reads it (UTF-8, optional
+    BOM, lines ending in LF, CR LF or CR), so that the stream stops right after it for
+    pyarrow."""
+    pending: list[str] = []
+
+    def lines() -> Iterator[str]:
+        start = True
+        while True:
+            line = stream.readline(CSV_BLOCK_BYTES)
+            if len(line) == CSV_BLOCK_BYTES and not line.endswith(b"\n"):
+                raise NotColumnwiseError("a header line longer than a block")
+            if start:
+                line, start = line.removeprefix(_BOM), False
+            if not line:
+                return
+            pending.extend(piece for piece in _LONE_CR.split(line.decode("utf-8")) if piece)
+            while pending:
+                yield pending.pop(0)
+
+    header = next(csv.reader(lines()), None)
+    if pending:
+        raise NotColumnwiseError("a record after the header on the same line (a lone CR)")
+    return header
+
+
+def csv_text_batches(
+    stream: io.BufferedReader[t.Any] | gzip.GzipFile, header: list[str], batch_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """The records after the header as text columns ("" kept), ``batch_rows`` at a time.
+
+    Raises NotColumnwiseError (or pyarrow's error, e.g. on a ragged line) where pyarrow's
+    reading could differ from csv.reader's.
+    """
+    if len(header) < 2 or len(set(header)) != len(header) or set(header) & set(TAP_FIELDS):
+        raise NotColumnwiseError("a header of fewer than 2, repeated or reserved column names")
+    head = stream.peek(3)[:3]
+    if head and _BOM.startswith(head):
+        raise NotColumnwiseError("a byte-order mark after the header")  # pyarrow would drop it
+    with pa_csv.open_csv(
+        stream,
+        read_options=pa_csv.ReadOptions(column_names=header, block_size=CSV_BLOCK_BYTES),
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=dict.fromkeys(header, pa.string()),
+            strings_can_be_null=False,
+            quoted_strings_can_be_null=False,
+        ),
+    ) as reader:
+        for batch in _rebatch(reader, max(1, batch_rows)):
+            _check_text(batch)
+            yield batch
+
+
+def _rebatch(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
+    """The batches re-cut to ``rows`` rows each (the last one shorter)."""
+    pending: list[pa.RecordBatch] = []
+    count = 0
+    for batch in batches:
+        while batch.num_rows:
+            take = min(rows - count, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            batch = batch.slice(take)
+            count += take
+            if count == rows:
+                yield pa.concat_batches(pending)
+                pending, count = [], 0
+    if count:
+        yield pa.concat_batches(pending)
+
+
+def _check_text(batch: pa.RecordBatch) -> None:
+    """Where csv.reader and pyarrow part ways: a blank line (pyarrow reads a row of empty
+    fields, csv.reader none) and a field beyond csv.reader's size limit."""
+    blank = pc.equal(pc.binary_length(batch.column(0)), 0)
+    for column in batch.columns[1:]:
+        if not pc.any(blank).as_py():
+            break
+        blank = pc.and_(blank, pc.equal(pc.binary_length(column), 0))
+    if pc.any(blank).as_py():
+        raise NotColumnwiseError("a blank line or a row of empty fields")
+    limit = csv.field_size_limit()
+    for column in batch.columns:
+        if (pc.max(pc.binary_length(column)).as_py() or 0) > limit:
+            raise NotColumnwiseError("a field beyond csv.field_size_limit()")
+
+
+def csv_column_converter(
+    kind: str, arrow_type: pa.DataType, python: Callable[[str], t.Any]
+) -> Callable[[pa.Array], pa.Array]:
+    """How one CSV text column becomes what rows_to_batch makes of ``python`` (the RECORD
+    path's converter, see client.csv_converter) applied to each of its values.
+
+    ``kind`` is client.csv_kind's, ``arrow_type`` the column's batch-file type. Other
+    pairs (JSON structures, a schema typed by another manifest) and values outside the
+    proven patterns take ``python`` value by value, for that column only.
+    """
+
+    def by_value(array: pa.Array) -> pa.Array:
+        return values_to_array([python(v) for v in array.to_pylist()], arrow_type)
+
+    if kind == "number" and arrow_type == DECIMAL:
+        return lambda array: _csv_number(array, by_value)
+    if kind == "timestamp" and arrow_type == _TS_MS:
+        return lambda array: _csv_timestamp(array, by_value)
+    if kind == "integer" and arrow_type == pa.int64():
+        return lambda array: _csv_integer(array, by_value)
+    if kind == "boolean" and arrow_type == pa.bool_():
+        return lambda array: _csv_boolean(array, by_value)
+    if kind == "text" and arrow_type == pa.string():
+        return _empty_to_null
+    if kind == "text" and pa.types.is_date(arrow_type):
+        return lambda array: _empty_to_null(array).cast(arrow_type)
+    return by_value
+
+
+def _all(mask: pa.Array) -> bool:
+    """True when no value is false (nulls, i.e. empty fields, do not count)."""
+    return bool(pc.all(mask, min_count=0).as_py())
+
+
+def _csv_number(array: pa.Array, by_value: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    text = _empty_to_null(array)
+    if _all(pc.match_substring_regex(text, _NUMBER)):
+        try:
+            return text.cast(DECIMAL)
+        except pa.ArrowInvalid:
+            pass  # more than 38 digits or 18 decimal places: the row path writes text
+    return by_value(array)
+
+
+def _csv_integer(array: pa.Array, by_value: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    text = _empty_to_null(array)
+    if _all(pc.match_substring_regex(text, _INTEGER)):
+        return text.cast(pa.int64())
+    return by_value(array)  # int() also reads " 7", "1_000", non-ASCII digits
+
+
+def _csv_boolean(array: pa.Array, by_value: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    text = _empty_to_null(array)
+    if not _all(pc.string_is_ascii(text)):
+        return by_value(array)  # str.strip() and str.lower() beyond ASCII
+    return pc.equal(pc.ascii_lower(pc.ascii_trim(text, _PY_ASCII_SPACE)), "true")
+
+
+def _csv_timestamp(array: pa.Array, by_value: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """iso_text column-wise, then the row path's cast: its two shortcuts keep (or cut)
+    the text as it does; other ISO forms are parsed by Arrow to the same instant
+    (UTC unless an offset says otherwise, microseconds floored to milliseconds)."""
+    text = _empty_to_null(array)
+    short = pc.match_substring_regex(text, _ISO_20)
+    if _all(short):
+        return text.cast(_TS_MS)
+    cut = pc.match_substring_regex(text, _ISO_24)
+    shortcut = pc.or_(short, cut)
+    no_text = pa.scalar(None, pa.string())
+    kept = pc.if_else(cut, _suffixed(pc.utf8_slice_codeunits(text, 0, 19), "Z"), text)
+    quick = pc.if_else(shortcut, kept, no_text).cast(_TS_MS)
+    if _all(shortcut):
+        return quick
+    other = pc.if_else(shortcut, no_text, text)
+    if not _all(pc.match_substring_regex(other, _ISO_OTHER)):
+        return by_value(array)
+    other = pc.replace_substring(other, " ", "T", max_replacements=1)
+    zoned = pc.match_substring_regex(other, _ZONED)
+    other = pc.if_else(zoned, other, _suffixed(other, "Z"))
+    parsed = pc.floor_temporal(other.cast(pa.timestamp("us", "UTC")), unit="millisecond")
+    return pc.if_else(shortcut, quick, parsed.cast(_TS_MS))
+
+
+def _suffixed(text: pa.Array, suffix: str) -> pa.Array:
+    return pc.binary_join_element_wise(text, suffix, "")
+
+
+def csv_text_to_batch(
+    texts: pa.RecordBatch,
+    converters: list[Callable[[pa.Array], pa.Array]],
+    fields: Mapping[str, str],
+    first_row: int,
+    properties: Mapping[str, t.Any],
+) -> pa.RecordBatch:
+    """One batch of CSV text columns converted, with the tap fields appended as
+    rows_to_batch appends them."""
+    rows = texts.num_rows
+    arrays = [convert(texts.column(i)) for i, convert in enumerate(converters)]
+    names = list(texts.schema.names)
+    for name in TAP_FIELDS:
         arrow_type = arrow_type_of(properties.get(name) or {})
-        if arrow_type == DECIMAL:
-            try:
-                array = pa.array(values, DECIMAL)
-            except (pa.ArrowInvalid, OverflowError):
-                array = pa.array([None if v is None else str(v) for v in values], pa.string())
-        elif pa.types.is_timestamp(arrow_type) or pa.types.is_date(arrow_type):
-            array = pa.array(values, pa.string()).cast(arrow_type)
-        elif arrow_type == pa.string():
-            array = pa.array(
-                [
-                    v if v is None or isinstance(v, str) else _JSON.encode(v).decode()
-                    for v in values
-                ],
-                pa.string(),
-            )
+        if name == "row_number":
+            arrays.append(values_to_array(list(range(first_row, first_row + rows)), arrow_type))
+        elif arrow_type == pa.string():  # what values_to_array makes of [text] * rows
+            arrays.append(pa.repeat(pa.scalar(fields[name], pa.string()), rows))
         else:
-            array = pa.array(values, arrow_type)
-        arrays.append(array)
+            arrays.append(values_to_array([fields[name]] * rows, arrow_type))
+        names.append(name)
     return pa.RecordBatch.from_arrays(arrays, names=names)

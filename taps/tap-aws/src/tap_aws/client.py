@@ -9,9 +9,10 @@ name their files in ``dataFiles``; legacy CUR manifests at
 delivery preferences (overwrite or create new versions) read the same way. When several
 manifests describe one period, the most recently written one wins.
 
-Rows stream: Parquet by row batches, gzip CSV line by line, both through ranged GETs of
-a few MiB (each retried by botocore) pinned to the object's ETag, so memory stays flat
-whatever the size of a month and a file replaced mid-read is detected, not mixed.
+Rows stream: Parquet by row batches, gzip CSV line by line (on the BATCH path, a MiB
+block at a time, see arrow_batches), all through ranged GETs of a few MiB (each retried
+by botocore) pinned to the object's ETag, so memory stays flat whatever the size of a
+month and a file replaced mid-read is detected, not mixed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import datetime as dt
 import gzip
 import io
 import json
+import logging
 import re
 import typing as t
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ if t.TYPE_CHECKING:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+_LOG = logging.getLogger(__name__)
 UTC = dt.UTC
 RANGE_BYTES = 8 * 1024 * 1024
 
@@ -415,19 +418,7 @@ class S3Exports:
         first_row = 1
         types = dict(delivery.columns)
         if delivery.file_format != "parquet":
-            names: list[str] = []
-            chunk: list[dict[str, t.Any]] = []
-            for row in self._csv_rows(key, types):
-                if not names:
-                    names = list(dict.fromkeys([*row, *batches.TAP_FIELDS]))
-                row.update(fields, row_number=first_row + len(chunk))
-                chunk.append(row)
-                if len(chunk) >= batch_rows:
-                    yield batches.rows_to_batch(chunk, names, properties)
-                    first_row += len(chunk)
-                    chunk = []
-            if chunk:
-                yield batches.rows_to_batch(chunk, names, properties)
+            yield from self._csv_batches(key, types, batch_rows, properties, fields)
             return
         converters: list[Callable[[pa.Array], pa.Array]] = []
         for parquet, batch in self._parquet_batches(key, batch_rows):
@@ -445,11 +436,96 @@ class S3Exports:
                 ) from None
             first_row += batch.num_rows
 
+    def _csv_batches(
+        self,
+        key: str,
+        types: dict[str, str],
+        batch_rows: int,
+        properties: Mapping[str, t.Any],
+        fields: Mapping[str, str],
+    ) -> Iterator[pa.RecordBatch]:
+        """A CSV file's batches, column-wise where that is proven to give the row path's
+        batches; otherwise (a bad value, a ragged line, an unusual text...) the row path
+        takes over from the first row not yet yielded, so the batches and the errors stay
+        exactly the row path's."""
+        done = 0
+        try:
+            for batch in self.csv_batches_columnwise(key, types, batch_rows, properties, fields):
+                yield batch
+                done += batch.num_rows
+        except (ConfigError, PermanentError, TransientError):
+            raise  # S3 said no: reading again the other way would not help
+        except Exception as exc:
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            _LOG.info("s3://%s/%s: reading it row by row (%s)", self.bucket, key, reason)
+            yield from self.csv_batches_by_row(key, types, batch_rows, properties, fields, done)
+
+    def csv_batches_columnwise(
+        self,
+        key: str,
+        types: dict[str, str],
+        batch_rows: int,
+        properties: Mapping[str, t.Any],
+        fields: Mapping[str, str],
+    ) -> Iterator[pa.RecordBatch]:
+        """The file read by pyarrow's streaming CSV reader and converted column by column
+        (see tap_aws.batches). Raises where it cannot vouch for matching the row path."""
+        from tap_aws import batches
+
+        with self.open(key) as handle, self._csv_bytes(key, handle) as stream:
+            header = batches.csv_header(stream)
+            if header is None:
+                return
+            converters = [
+                batches.csv_column_converter(
+                    csv_kind(types.get(name), name),
+                    batches.arrow_type_of(properties.get(name) or {}),
+                    csv_converter(types.get(name), name),
+                )
+                for name in header
+            ]
+            first_row = 1
+            for texts in batches.csv_text_batches(stream, header, batch_rows):
+                yield batches.csv_text_to_batch(texts, converters, fields, first_row, properties)
+                first_row += texts.num_rows
+
+    def csv_batches_by_row(
+        self,
+        key: str,
+        types: dict[str, str],
+        batch_rows: int,
+        properties: Mapping[str, t.Any],
+        fields: Mapping[str, str],
+        skip: int = 0,
+    ) -> Iterator[pa.RecordBatch]:
+        """The row path: the RECORD path's rows (see _csv_rows) gathered into batches of
+        ``batch_rows`` (batches.rows_to_batch); the first ``skip`` rows left out."""
+        from tap_aws import batches
+
+        names: list[str] = []
+        chunk: list[dict[str, t.Any]] = []
+        for number, row in enumerate(self._csv_rows(key, types), start=1):
+            if not names:
+                names = list(dict.fromkeys([*row, *batches.TAP_FIELDS]))
+            if number <= skip:
+                continue
+            row.update(fields, row_number=number)
+            chunk.append(row)
+            if len(chunk) >= batch_rows:
+                yield batches.rows_to_batch(chunk, names, properties)
+                chunk = []
+        if chunk:
+            yield batches.rows_to_batch(chunk, names, properties)
+
+    @staticmethod
+    def _csv_bytes(key: str, handle: S3RangeFile) -> io.BufferedReader[t.Any] | gzip.GzipFile:
+        """The file's bytes, uncompressed when the key ends in .gz, read a range at a time."""
+        raw = io.BufferedReader(handle, RANGE_BYTES)
+        return gzip.GzipFile(fileobj=raw, mode="rb") if key.endswith(".gz") else raw
+
     def _csv_rows(self, key: str, types: dict[str, str]) -> Iterator[dict[str, t.Any]]:
         with self.open(key) as handle:
-            raw: t.BinaryIO = t.cast("t.BinaryIO", io.BufferedReader(handle, RANGE_BYTES))
-            if key.endswith(".gz"):
-                raw = t.cast("t.BinaryIO", gzip.GzipFile(fileobj=raw, mode="rb"))
+            raw: t.BinaryIO = t.cast("t.BinaryIO", self._csv_bytes(key, handle))
             text = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
             reader = csv.reader(text)
             header = next(reader, None)
@@ -675,9 +751,26 @@ def _deep_decimal(value: t.Any) -> t.Any:
     return value
 
 
-def csv_converter(manifest_type: str | None, column: str) -> Callable[[str], t.Any]:
+def csv_kind(manifest_type: str | None, column: str) -> str:
+    """How a CSV column's text is read: number, timestamp, json, integer, boolean or text
+    (the BATCH path's column-wise reader picks its conversion by the same rule)."""
     kind = (manifest_type or "string").lower()
     if is_number(kind, column):
+        return "number"
+    if kind.startswith(("timestamp", "datetime")):
+        return "timestamp"
+    if kind.startswith(("map", "struct", "array")):
+        return "json"
+    if kind in {"int", "integer", "bigint", "long"}:
+        return "integer"
+    if kind in {"boolean", "bool"}:
+        return "boolean"
+    return "text"
+
+
+def csv_converter(manifest_type: str | None, column: str) -> Callable[[str], t.Any]:
+    kind = csv_kind(manifest_type, column)
+    if kind == "number":
 
         def number(text: str) -> Decimal | None:
             if not text:
@@ -691,9 +784,9 @@ def csv_converter(manifest_type: str | None, column: str) -> Callable[[str], t.A
             return value
 
         return number
-    if kind.startswith(("timestamp", "datetime")):
+    if kind == "timestamp":
         return lambda text: iso_text(text) if text else None
-    if kind.startswith(("map", "struct", "array")):
+    if kind == "json":
 
         def structure(text: str) -> t.Any:
             if not text:
@@ -704,8 +797,8 @@ def csv_converter(manifest_type: str | None, column: str) -> Callable[[str], t.A
                 raise ValueError(f"column {column} holds {text[:40]!r}, not JSON") from None
 
         return structure
-    if kind in {"int", "integer", "bigint", "long"}:
+    if kind == "integer":
         return lambda text: int(text) if text else None
-    if kind in {"boolean", "bool"}:
+    if kind == "boolean":
         return lambda text: None if not text else text.strip().lower() == "true"
     return lambda text: text if text != "" else None

@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=1_000_000, help="CUR line items")
     parser.add_argument(
-        "--record-rows", type=int, default=200_000, help="rows of the RECORD-path runs"
+        "--record-rows", type=int, default=50_000, help="rows of the RECORD-path runs"
     )
     parser.add_argument(
         "--pg-rows", type=int, default=200_000, help="rows of the full-month PostgreSQL pipes"

@@ -120,7 +120,7 @@ def dataset(root: Path) -> dict[str, list[dict]]:
             quarantined.append((entry["x_SourceRecordId"], entry["reasons"]))
     files["quarantine"] = sorted(quarantined, key=repr)  # type: ignore[assignment]
     assert (
-        not list((root / "_staging").rglob("*.parquet")) if (root / "_staging").exists() else True
+        not list((root / "_staging").rglob("*.*")) if (root / "_staging").exists() else True
     )
     return files
 

@@ -101,7 +101,7 @@ def test_cur2_month_reconciles_and_a_restatement_replaces_it(meltano, s3, s3_end
     rows = focus_rows(tmp_path / "focus")
     assert total(rows, "BilledCost") == second.totals.net_unblended_cost
     assert {r["x_DeliveryId"] for r in rows} == {second.delivery_id}
-    assert not list((tmp_path / "focus" / "_staging").rglob("*.parquet"))
+    assert not list((tmp_path / "focus" / "_staging").rglob("*.*"))
 
     # Running again changes nothing.
     files = {p: p.read_bytes() for p in (tmp_path / "focus" / "data").rglob("*.parquet")}

@@ -232,7 +232,7 @@ def test_cost_details_reconcile_and_a_restated_month_replaces_its_metric(meltano
         unique_keys(rows)
         assert {r["x_SourceProvider"] for r in rows} == {"azure"}
         assert {r["BillingAccountId"] for r in rows} == {dataset.billing_account_id}
-        assert not list((output / "_staging").rglob("*.parquet"))
+        assert not list((output / "_staging").rglob("*.*"))
         first = audits(output)[-1]
         assert first["deliveries_pending"] == []
         modes = {
@@ -249,7 +249,7 @@ def test_cost_details_reconcile_and_a_restated_month_replaces_its_metric(meltano
         rows = focus_rows(output)
         check_cost_details(rows, dataset, scope)
         unique_keys(rows)
-        assert not list((output / "_staging").rglob("*.parquet"))
+        assert not list((output / "_staging").rglob("*.*"))
         second = audits(output)[-1]
         assert second["deliveries_pending"] == []
         assert {d["billing_period"] for d in second["deliveries_replaced"]} == restated
@@ -325,7 +325,7 @@ def test_every_export_type_and_cost_details_reconcile_per_scope_and_pass_the_val
         unique_keys(rows)
         check_exports(rows, expected, run_ids)
         check_cost_details(rows, dataset, scope)
-        assert not list((output / "_staging").rglob("*.parquet"))
+        assert not list((output / "_staging").rglob("*.*"))
         assert audits(output)[-1]["deliveries_pending"] == []
 
         files = sorted((output / "data").rglob("*.parquet"))
@@ -360,7 +360,7 @@ def test_every_export_type_and_cost_details_reconcile_per_scope_and_pass_the_val
         check_exports(rows, expected, run_ids)
         check_cost_details(rows, dataset, scope)  # re-read: the restated totals
         assert {r["x_RowKey"]: r for r in rows if r["x_RowKey"] in untouched} == untouched
-        assert not list((output / "_staging").rglob("*.parquet"))
+        assert not list((output / "_staging").rglob("*.*"))
     finally:
         fake.stop()
 

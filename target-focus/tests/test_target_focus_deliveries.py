@@ -114,7 +114,7 @@ def test_a_new_delivery_replaces_the_period_as_a_whole(tmp_path):
     assert {r["x_DeliveryId"] for r in rows} == {"exec-2"}
     assert sum(r["BilledCost"] for r in rows) == Decimal("2.60")
     assert data_files(tmp_path) == [tmp_path / PARTITION]
-    assert not list((tmp_path / "_staging").rglob("*.parquet"))
+    assert not list((tmp_path / "_staging").rglob("*.*"))
     audit = audit_records(tmp_path)[-1]
     assert audit["deliveries_replaced"] == [
         {
@@ -145,11 +145,13 @@ def test_an_incomplete_delivery_leaves_the_previous_data_until_it_completes(tmp_
     run_target(settings, delivery_messages("exec-2", new[:1], complete=False))
     assert (tmp_path / PARTITION).read_bytes() == before  # never half-replaced
     assert audit_records(tmp_path)[-1]["deliveries_pending"]
+    # Its rows wait as a staged part (never read as data).
+    assert [p.suffix for p in (tmp_path / "_staging").rglob("part-*")] == [".parquet"]
 
     # The next run re-sends the whole delivery and completes it.
     run_target(settings, delivery_messages("exec-2", new))
     assert sorted(r["x_RowKey"] for r in parquet_rows(tmp_path / PARTITION)) == ["b", "c"]
-    assert not list((tmp_path / "_staging").rglob("*.parquet"))
+    assert not list((tmp_path / "_staging").rglob("*.*"))
 
 
 def test_a_delivery_without_rows_for_an_account_empties_its_partition(tmp_path):
@@ -268,7 +270,7 @@ def test_a_delivery_replaces_only_the_rows_of_its_own_scope(tmp_path):
     assert by_scope(path) == {actual: ["p1"], amortized: ["u0", "u9"]}
     assert sum(r["BilledCost"] for r in parquet_rows(path)) == Decimal("4.00")
     assert {r["x_DeliveryId"] for r in parquet_rows(path)} == {"r1", "r3"}
-    assert not list((tmp_path / "_staging").rglob("*.parquet"))
+    assert not list((tmp_path / "_staging").rglob("*.*"))
     (entry,) = audit_records(tmp_path)[-1]["deliveries_replaced"]
     assert (entry["scope"], entry["rows_before"], entry["rows_after"]) == (amortized, 4, 3)
 
@@ -327,4 +329,4 @@ def test_rows_filed_under_another_month_are_merged_into_it(tmp_path):
     run_target(settings, scoped_messages("jan", scope, jan_rows))
     assert by_scope(february) == {scope: ["f1", "f2", "late"]}
     assert by_scope(tmp_path / AZURE.format(account="8611")) == {scope: ["j1"]}
-    assert not list((tmp_path / "_staging").rglob("*.parquet"))
+    assert not list((tmp_path / "_staging").rglob("*.*"))

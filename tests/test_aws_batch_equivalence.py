@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from finfocus_sandbox.aws import write_cur2_delivery, write_legacy_cur_delivery
-from moto.server import ThreadedMotoServer
+from finfocus_sandbox.aws.server import moto_s3
 
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
@@ -42,11 +42,8 @@ CAPACITY_ARN = "arn:aws:ec2:us-east-1:1:capacity-reservation/"
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_s3() as url:
+        yield url
 
 
 def client(endpoint: str):
@@ -119,9 +116,7 @@ def dataset(root: Path) -> dict[str, list[dict]]:
             entry = json.loads(line)
             quarantined.append((entry["x_SourceRecordId"], entry["reasons"]))
     files["quarantine"] = sorted(quarantined, key=repr)  # type: ignore[assignment]
-    assert (
-        not list((root / "_staging").rglob("*.*")) if (root / "_staging").exists() else True
-    )
+    assert not list((root / "_staging").rglob("*.*")) if (root / "_staging").exists() else True
     return files
 
 

@@ -19,7 +19,7 @@ from finfocus_sandbox.aws import (
     write_focus_export_delivery,
     write_legacy_cur_delivery,
 )
-from moto.server import ThreadedMotoServer
+from finfocus_sandbox.aws.server import moto_s3
 
 pytestmark = pytest.mark.integration
 VALIDATOR = Path(__file__).resolve().parents[2] / "shared" / "tools" / "focus-validate"
@@ -33,11 +33,8 @@ AWS_ENV = {
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_s3() as url:
+        yield url
 
 
 @pytest.fixture

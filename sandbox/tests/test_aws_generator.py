@@ -22,7 +22,7 @@ from finfocus_sandbox.aws import (
     write_focus_export_delivery,
     write_legacy_cur_delivery,
 )
-from moto.server import ThreadedMotoServer
+from finfocus_sandbox.aws.server import moto_s3
 
 ALL_TYPES = {
     "Usage",
@@ -42,11 +42,8 @@ ALL_TYPES = {
 
 @pytest.fixture(scope="module")
 def aws_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_s3() as url:
+        yield url
 
 
 @pytest.fixture

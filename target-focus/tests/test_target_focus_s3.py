@@ -9,7 +9,7 @@ import boto3
 import pyarrow.parquet as pq
 import pytest
 from finfocus_common.errors import PermanentError, TransientError
-from moto.server import ThreadedMotoServer
+from finfocus_sandbox.aws.server import moto_s3
 from target_focus.storage import S3Storage
 from target_focus_testdata import focus_messages, run_target, stripe_row
 
@@ -21,11 +21,8 @@ PARTITION_KEY = (
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_s3() as url:
+        yield url
 
 
 @pytest.fixture

@@ -30,11 +30,11 @@ from pathlib import Path
 import boto3
 import pytest
 from finfocus_sandbox.aws import write_focus_export_delivery
+from finfocus_sandbox.aws.server import moto_s3
 from focus_spec import get_spec
 from mapper_focus.mapper import ALL_SPEC_COLUMNS
 from mapper_focus.providers.aws_focus import STREAM, map_focus_export
 from mapper_focus.rows import MappingError, RowShaper
-from moto.server import ThreadedMotoServer
 from tap_aws.client import S3Exports
 
 FIXTURES = Path(__file__).parent / "fixtures" / "aws"
@@ -47,11 +47,8 @@ SHAPERS = {v: (get_spec(v), RowShaper(get_spec(v), ALL_SPEC_COLUMNS)) for v in (
 
 @pytest.fixture(scope="module")
 def s3_endpoint():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_s3() as url:
+        yield url
 
 
 def tap_records(endpoint: str, bucket: str) -> list[dict]:

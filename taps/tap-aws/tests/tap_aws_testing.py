@@ -18,7 +18,7 @@ from pathlib import Path
 import boto3
 import pytest
 from finfocus_sandbox.aws import amortized_cost
-from moto.server import ThreadedMotoServer
+from finfocus_sandbox.aws.server import moto_s3
 
 KEY_ID = "AKIAFINFOCUSCANARY01"
 SECRET = "finfocusCanarySecret0123456789abcdefXYZ"
@@ -126,11 +126,8 @@ def _decimals(record: dict) -> dict:
 
 @pytest.fixture(scope="session")
 def moto_url():
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with moto_s3() as url:
+        yield url
 
 
 @pytest.fixture

@@ -7,18 +7,27 @@
 The same moto app `ThreadedMotoServer` runs (server mode, in-memory backends shared with
 any other moto server of the process), wrapped in FaultInjector with S3's own error
 answers: rate limits are 503 SlowDown, server errors InternalError, as XML.
+
+`moto_s3()` is plain moto in server mode, as tests and benchmarks use it:
+
+    with moto_s3() as url:
+        client = boto3.client("s3", endpoint_url=url, ...)
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import typing as t
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from moto.server import ThreadedMotoServer
 
 from finfocus_sandbox.faults import Fault, FaultInjector, FaultProfile, FaultSet, Reply
 from finfocus_sandbox.server import BackgroundServer
 
 if t.TYPE_CHECKING:
+    from collections.abc import Iterator
     from types import TracebackType
 
     from _typeshed.wsgi import WSGIEnvironment
@@ -73,3 +82,16 @@ class FaultyAWS:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+@contextlib.contextmanager
+def moto_s3() -> Iterator[str]:
+    """moto in server mode on a free loopback port, its request log quiet; the endpoint URL."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()

@@ -169,3 +169,21 @@ def test_commits_in_small_batches_give_the_file_of_one_commit(tmp_path, tiny_chu
     assert found.read_bytes() == expected.read_bytes()
     last = audit_records(many)[-1]["partitions"][0]
     assert (last["rows_before"], last["rows_after"], last["rows_replaced"]) == (70, 70, 8)
+
+
+def test_a_csv_delivery_staged_in_many_parts_gives_the_file_of_one_commit(tmp_path, tiny_chunks):
+    rows = delivery_rows("exec-1", 60)
+    rows.append(aws_row("r007", "exec-1", cost="3.00", day=day(7)))
+    one, many = tmp_path / "one", tmp_path / "many"
+    csv_partition = PARTITION.replace(".parquet", ".csv")
+
+    run_target({"output_path": str(one), "format": "csv"}, delivery_messages("exec-1", rows))
+    run_target(
+        {"output_path": str(many), "format": "csv", "batch_size_rows": 6},
+        delivery_messages("exec-1", rows),
+    )
+
+    text = (many / csv_partition).read_text()
+    assert text == (one / csv_partition).read_text()
+    assert len(text.splitlines()) == 61  # header and 60 rows: r007 once, at 3.00
+    assert not [p for p in (many / "_staging").rglob("*") if p.is_file()]

@@ -139,3 +139,23 @@ def test_dataset_lock_on_s3_refuses_a_second_writer_and_takes_over_a_stale_lock(
     run_target(s3_config(s3_endpoint, lock_wait_seconds=0.5), focus_messages([stripe_row("k1")]))
     assert PARTITION_KEY in object_keys(s3)
     assert f"focus/{LOCK_PATH}" not in object_keys(s3)  # released at the end
+
+
+def test_a_delivery_staged_in_many_parts_on_s3(s3, s3_endpoint, tmp_path, monkeypatch):
+    """Staged parts, merged in rounds: the same file on S3 as in a local folder, and no
+    staged object left."""
+    from target_focus import dataset, merging
+    from test_target_focus_deliveries import PARTITION, aws_row, delivery_messages
+
+    monkeypatch.setattr(merging, "ROW_GROUP_ROWS", 16)
+    monkeypatch.setattr(dataset, "ROW_GROUP_ROWS", 16)
+    monkeypatch.setattr(merging, "READ_BUDGET_ROWS", 8)
+    rows = [aws_row(f"r{i:03d}", "exec-1", day=1 + i % 9) for i in range(40)]
+    messages = delivery_messages("exec-1", rows)
+    run_target(s3_config(s3_endpoint, batch_size_rows=6), messages)
+    run_target({"output_path": str(tmp_path), "batch_size_rows": 6}, messages)
+
+    keys = object_keys(s3)
+    assert f"focus/{PARTITION}" in keys
+    assert not [key for key in keys if key.startswith("focus/_staging/")]
+    assert read_object(s3, f"focus/{PARTITION}") == (tmp_path / PARTITION).read_bytes()
